@@ -1,0 +1,3 @@
+from drd.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Backups from policies: Velero Schedules reconciled from BackupPolicies, on-demand backups, retention."""

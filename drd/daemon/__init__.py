@@ -1,0 +1,1 @@
+"""The long-running service: composition root, scheduling, leader election, health endpoints."""

@@ -1,0 +1,1 @@
+"""The typed operations every workflow and runbook step is built from (create a backup and wait, …)."""

@@ -1,0 +1,187 @@
+"""The daemon against the sandbox: schedules reconciled, backups observed into the store and the metrics,
+health endpoints, a broken reload keeping the last good config, notifications on failed backups."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from drd.backups import run as backups
+from drd.clients.kube_resources import VELERO_SCHEDULES
+from drd.clock import SystemClock
+from drd.daemon.app import Daemon
+from drd.sandbox.files import write_files
+from drd.settings import Settings
+from tests.sandbox.fixtures import dr, primary, sandbox
+from tests.sandbox.velero.support import eventually
+
+__all__ = ["dr", "primary", "sandbox"]
+
+
+class Webhook:
+    """A local Slack-compatible webhook receiver."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T0/B0/secret"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    receiver = Webhook()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def daemon(sandbox, tmp_path, webhook) -> Iterator[Daemon]:
+    """A daemon on the sandbox's config, alone (no election), its HTTP endpoints on a free port."""
+    paths = write_files(sandbox, tmp_path / "sb")
+    settings = Settings.from_env(
+        {
+            "DRD_CONFIG": str(paths["config"]),
+            "DRD_STATE": str(tmp_path / "drd.sqlite"),
+            "KUBECONFIG": str(paths["kubeconfig"]),
+            "DRD_LISTEN": "127.0.0.1:0",
+            "DRD_LEADER_ENABLED": "false",
+            "DRD_WEBHOOK_URL": webhook.url,
+            "DRD_SHUTDOWN_GRACE_SECONDS": "5",
+        }
+    )
+    instance = Daemon(settings, identity="test-daemon")
+    instance.start()
+    stop = threading.Event()
+    loop = threading.Thread(target=instance.run, args=(stop,), daemon=True)
+    loop.start()
+    yield instance
+    stop.set()
+    loop.join(5)
+    instance.shutdown()
+
+
+def scrape(daemon: Daemon) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.http.port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def on_demand_backup(daemon: Daemon, policy_name: str = "shop"):
+    config = daemon.config.current
+    policy = config.backup_policies[policy_name]
+    cluster = config.source_cluster(policy)
+    return backups.backup_now(
+        daemon.connections.get(cluster), policy, cluster, wait=True, timeout_seconds=30, clock=SystemClock()
+    )
+
+
+def test_every_backup_policy_gets_a_velero_schedule(daemon, primary):
+    """On start the leader creates one drd-managed Velero Schedule per BackupPolicy."""
+    schedules = eventually(
+        lambda: (
+            len(primary.list_objects(VELERO_SCHEDULES, namespace="velero").items) == 2
+            and primary.list_objects(VELERO_SCHEDULES, namespace="velero").items
+        )
+    )
+    assert {s["metadata"]["name"] for s in schedules} == {"drd-shop", "drd-catalog-api"}
+    assert all(s["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "drd" for s in schedules)
+
+
+def test_a_completed_backup_reaches_the_store_and_the_metrics(daemon):
+    """A backup Velero completes is recorded in the store, counted once, and the RPO becomes finite."""
+    outcome = on_demand_backup(daemon)
+    assert outcome.phase.value == "Completed"
+    record = eventually(lambda: daemon.store.last_good_backup("shop"))
+    assert record.name == outcome.details["backup"]
+    samples = eventually(
+        lambda: (
+            (s := scrape(daemon))
+            and value(s, "drd_backup_runs_total", policy="shop", cluster="primary-east", phase="Completed") == 1
+            and s
+        )
+    )
+    assert value(samples, "drd_rpo_seconds", policy="shop") < 180
+    assert value(samples, "drd_objective_met", policy="shop", objective="rpo") == 1
+
+
+def test_a_partially_failed_backup_is_counted_as_such_never_as_success(daemon, sandbox, webhook):
+    """PartiallyFailed is counted under its phase, leaves the RPO unmet, and is announced on the webhook."""
+    sandbox.velero_faults.backup_outcome = "PartiallyFailed"
+    outcome = on_demand_backup(daemon)
+    assert outcome.phase.value == "PartiallyFailed"
+    samples = eventually(
+        lambda: (
+            (s := scrape(daemon))
+            and value(s, "drd_backup_runs_total", policy="shop", cluster="primary-east", phase="PartiallyFailed") == 1
+            and s
+        )
+    )
+    assert value(samples, "drd_objective_met", policy="shop", objective="rpo") == 0
+    assert value(samples, "drd_rpo_seconds", policy="shop") == float("inf")
+    message = eventually(lambda: next((m for m in webhook.received if "PartiallyFailed" in m["text"]), None))
+    assert "shop" in message["text"]
+
+
+def test_readyz_reports_leader_config_and_clusters(daemon):
+    """/readyz is 200 with the leader, a valid config and every cluster reachable."""
+
+    def ready():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{daemon.http.port}/readyz", timeout=5) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError:
+            return None
+
+    body = eventually(ready)
+    assert body["ready"] is True
+    assert set(body["clusters"]) == {"primary-east", "dr-west"}
+    assert body["leader"] == {"known": True, "self": True, "holder": "test-daemon"}
+
+
+def test_a_broken_config_is_reported_and_the_last_good_one_keeps_running(daemon):
+    """A bad edit shows in drd_config_errors and /readyz, while the schedules of the last good config stay."""
+    shop = Path(daemon.settings.config.directory) / "shop.yaml"
+    shop.write_text(shop.read_text().replace("rpo: 3m", "rpo: whenever"))
+    daemon.reload()
+    samples = scrape(daemon)
+    assert value(samples, "drd_config_errors", file=str(shop)) == 1
+    assert "shop" in daemon.config.current.backup_policies
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"http://127.0.0.1:{daemon.http.port}/readyz", timeout=5)
+    body = json.loads(error.value.read())
+    assert error.value.code == 503
+    assert any("spec.objectives.rpo" in reason for reason in body["reasons"])
