@@ -103,10 +103,9 @@ def test_kubectl_delete_of_a_backup_does_not_delete_data_and_it_syncs_back(sandb
 
 def test_gc_deletes_expired_backups_through_a_delete_request(sandbox, primary):
     """§2.4: an expired backup gets a DeleteBackupRequest and disappears with its data."""
-    backup(primary, "b-expire", ttl="1s")
-    import time
-
-    time.sleep(1.1)
+    backup(primary, "b-expire")
+    expired = rfc3339(datetime.now(UTC) - timedelta(minutes=1))
+    primary.merge_patch(VELERO_BACKUPS, "b-expire", {"status": {"expiration": expired}}, namespace="velero")
     sandbox.cluster("primary-east").velero.run_periodic_now()
     eventually(lambda: primary.find(VELERO_BACKUPS, "b-expire", namespace="velero") is None)
     assert not list(sandbox.buckets["drd-backups-us-east-1"].objects(PRIMARY.backup_dir("b-expire")))
