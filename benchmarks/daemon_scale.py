@@ -1,7 +1,7 @@
 """One daemon, 100 clusters × 5 backup policies: memory, full Schedule reconcile, ``/metrics`` scrape.
 
 Run: ``.venv/bin/python benchmarks/daemon_scale.py [--clusters 100] [--policies 5] [--servers 2]
-[--backups-per-policy 10] [--scrapes 50] [--no-retention] [--profile] [--leader]``.
+[--backups-per-policy 10] [--scrapes 50] [--no-retention] [--profile] [--leader] [--reference-encoder]``.
 
 The clusters are Kubernetes API emulators (``KubeEmulator(velero=True)``: Velero's CRDs, a
 ``velero`` namespace and a ``default`` BackupStorageLocation whose status says Available; no
@@ -33,7 +33,11 @@ listening on 127.0.0.1:0. We measure:
 * **/metrics**: p50/p95 of ``--scrapes`` scrapes over HTTP, warm (the RPO samples cached:
   scrapes less than ``drd.daemon.rpo.CACHE_SECONDS`` apart) and cold (the cache dropped before
   each scrape: what Prometheus gets when it scrapes every 15 s or more) (target ≤ 100 ms), and
-  the biggest metric families of the exposition.
+  the biggest metric families of the exposition. Twice: as a plain client (no ``Accept``: text
+  0.0.4, not compressed) and as Prometheus 3 asks (its ``Accept`` header, which negotiates
+  OpenMetrics, and ``Accept-Encoding: gzip``). ``--reference-encoder`` serves ``/metrics`` with
+  prometheus-client's own encoders (``choose_encoder``) instead of drd's, to compare on the same
+  machine in the same conditions.
 
 Figures only; nothing here asserts. ``--profile`` adds cProfile listings of ``start()`` (its
 own thread), of 50 serial reconciles and of cold and warm scrapes (the figures of that run are
@@ -272,10 +276,11 @@ class Recorded:
 def instrument(daemon: Any) -> Recorded:
     """Note the time of every outcome the daemon's jobs record (wraps the JobContext's ``record``)."""
     recorded = Recorded(threading.Lock(), [], [])
-    original: Callable[[Any], None] = daemon.scheduler.context.record
+    original: Callable[..., None] = daemon.scheduler.context.record
 
-    def record(outcome: Any) -> None:
-        original(outcome)
+    def record(*args: Any) -> None:
+        original(*args)
+        outcome = next(arg for arg in args if hasattr(arg, "phase"))  # (outcome) or (spec, outcome, trigger)
         with recorded.lock:
             if outcome.kind == "schedule":
                 recorded.schedule.append(
@@ -319,8 +324,8 @@ def run_pass(daemon: Any, recorded: Recorded, total: int, *, delete_first: bool 
     With ``delete_first``, every Schedule is deleted before (not timed), so that the pass re-creates them all
     with warm connections: the cost of the reconcile itself, without the start-up's.
     """
-    from drd.backups import render
     from drd.clients.kube_resources import VELERO_SCHEDULES
+    from drd.operations import backup_manifests as render
 
     config = daemon.config.current
     if delete_first:
@@ -358,9 +363,18 @@ def count_schedules(daemon: Any) -> int:
     )
 
 
-def scrape(url: str) -> float:
+PROMETHEUS_3 = {
+    "Accept": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+    "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+    "text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+    "Accept-Encoding": "gzip",
+}
+"""The headers of a Prometheus 3 scrape (default ``scrape_protocols``)."""
+
+
+def scrape(url: str, headers: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
         response.read()
     return time.perf_counter() - started
 
@@ -434,29 +448,39 @@ def reconcile_passes(daemon: Any, recorded: Recorded, total: int) -> list[Row]:
 
 def scrapes(daemon: Any, count: int) -> list[Row]:
     url = f"{daemon.http.url}/metrics"
-    scrape(url)
-    warm = [scrape(url) for _ in range(count)]
-    cold = []
-    for _ in range(count):
-        daemon.rpo.invalidate()
-        cold.append(scrape(url))
+    rows: list[Row] = []
+    for client, headers in (("", None), (", Prometheus 3 (OpenMetrics+gzip)", PROMETHEUS_3)):
+        scrape(url, headers)
+        warm = [scrape(url, headers) for _ in range(count)]
+        cold = []
+        for _ in range(count):
+            daemon.rpo.invalidate()
+            cold.append(scrape(url, headers))
+        (warm50, warm95), (cold50, cold95) = percentiles(warm), percentiles(cold)
+        rows += [
+            (f"/metrics warm p50{client}", "ms", warm50, "scrape"),
+            (f"/metrics warm p95{client}", "ms", warm95, "scrape"),
+            (f"/metrics cold p50 (RPO from the store){client}", "ms", cold50, "scrape"),
+            (f"/metrics cold p95 (RPO from the store){client}", "ms", cold95, "scrape"),
+        ]
     with urllib.request.urlopen(url, timeout=30) as response:
         body = response.read()
+    with urllib.request.urlopen(urllib.request.Request(url, headers=PROMETHEUS_3), timeout=30) as response:
+        compressed = len(response.read())
     lines = body.count(b"\n")
-    print(f"/metrics body: {lines} lines, {len(body) / 1024:.0f} KiB; biggest families: {biggest_families(body)}")
-    (warm50, warm95), (cold50, cold95) = percentiles(warm), percentiles(cold)
-    return [
-        ("/metrics warm p50", "ms", warm50, "scrape"),
-        ("/metrics warm p95", "ms", warm95, "scrape"),
-        ("/metrics cold p50 (RPO from the store)", "ms", cold50, "scrape"),
-        ("/metrics cold p95 (RPO from the store)", "ms", cold95, "scrape"),
-        ("RSS after the scrapes (peak VmHWM)", "MB", memory()["VmHWM"], "rss"),
-    ]
+    print(
+        f"/metrics body: {lines} lines, {len(body) / 1024:.0f} KiB ({compressed / 1024:.0f} KiB gzipped OpenMetrics);"
+        f" biggest families: {biggest_families(body)}"
+    )
+    rows.append(("RSS after the scrapes (peak VmHWM)", "MB", memory()["VmHWM"], "rss"))
+    return rows
 
 
 def profiles(daemon: Any) -> None:
     """cProfile listings of a serial reconcile and of scrapes, in this thread."""
-    from prometheus_client import generate_latest
+    from drd.daemon import http
+
+    encode, _ = http.negotiate("")
 
     current = daemon.config.current
     sample = sorted(current.backup_policies.values(), key=lambda p: p.name)[:50]
@@ -468,20 +492,21 @@ def profiles(daemon: Any) -> None:
     def cold() -> None:
         for _ in range(5):
             daemon.rpo.invalidate()
-            generate_latest(daemon.registry)
+            encode(daemon.registry)
 
-    profile("5 cold scrapes (generate_latest after RpoWatch.invalidate)", cold)
-    profile("5 warm scrapes (generate_latest)", lambda: [generate_latest(daemon.registry) for _ in range(5)])
+    profile("5 cold scrapes (the /metrics encoder after RpoWatch.invalidate)", cold)
+    profile("5 warm scrapes (the /metrics encoder)", lambda: [encode(daemon.registry) for _ in range(5)])
 
 
 def report(rows: list[Row]) -> None:
     targets = {"rss": TARGET_RSS_MB, "reconcile": TARGET_RECONCILE_S, "scrape": TARGET_SCRAPE_MS}
-    print(f"\n{'measure':<46} {'figure':>10}  {'target':>9}  {'ratio':>6}")
+    width = max(46, *(len(label) for label, _, _, _ in rows))
+    print(f"\n{'measure':<{width}} {'figure':>10}  {'target':>9}  {'ratio':>6}")
     for label, unit, value, target in rows:
         goal = targets.get(target)
         ratio = f"{value / goal:6.2f}" if goal else ""
         goal_text = f"≤ {goal:g} {unit}" if goal else ""
-        print(f"{label:<46} {value:>7.2f} {unit:<2}  {goal_text:>9}  {ratio:>6}")
+        print(f"{label:<{width}} {value:>7.2f} {unit:<2}  {goal_text:>9}  {ratio:>6}")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -490,6 +515,12 @@ def run(args: argparse.Namespace) -> None:
     from drd.settings import Settings
 
     logs.configure(level="WARNING")
+    if args.reference_encoder:
+        from prometheus_client.exposition import choose_encoder
+
+        from drd.daemon import http
+
+        http.negotiate = choose_encoder  # type: ignore[assignment]  # prometheus-client's encoders, for comparison
     total = args.clusters * args.policies
     with tempfile.TemporaryDirectory(prefix="drd-scale-") as scratch, clusters(args.clusters, args.servers) as urls:
         directory = Path(scratch)
@@ -538,6 +569,9 @@ def main() -> None:
     parser.add_argument("--no-retention", action="store_true", help="policies without retention rules")
     parser.add_argument("--profile", action="store_true", help="cProfile start(), a serial reconcile, scrapes")
     parser.add_argument("--leader", action="store_true", help="leader election on (Lease in cluster-000)")
+    parser.add_argument(
+        "--reference-encoder", action="store_true", help="serve /metrics with prometheus-client's encoders"
+    )
     parser.add_argument("--serve", nargs=2, type=int, metavar=("FIRST", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -44,6 +44,8 @@ class ConfigSettings:
 
     directory: str = "policies"
     """Directory of YAML documents (clusters + policies); env ``DRD_CONFIG``."""
+    runbooks: str = "runbooks"
+    """Directory of runbooks (``*.yaml``, one Runbook each); env ``DRD_RUNBOOKS``."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,10 @@ class Settings:
         env = os.environ if env is None else env
         read = _Reader(env)
         return cls(
-            config=ConfigSettings(directory=read.text("DRD_CONFIG", ConfigSettings.directory)),
+            config=ConfigSettings(
+                directory=read.text("DRD_CONFIG", ConfigSettings.directory),
+                runbooks=read.text("DRD_RUNBOOKS", ConfigSettings.runbooks),
+            ),
             store=StoreSettings(url=read.text("DRD_STATE", "") or default_state_url(env)),
             log=LogSettings(
                 level=read.choice("DRD_LOG_LEVEL", LogSettings.level, ("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -2,7 +2,7 @@
 
 The daemon (or the CLI) calls these with the KubeClient of the policy's
 source cluster and records each Outcome in one place. What can be decided
-from the policy alone is decided by :mod:`drd.backups.render` and
+from the policy alone is decided by :mod:`drd.operations.backup_manifests` and
 :mod:`drd.backups.retention`; here is only the talking to the cluster.
 
 Failures of the domain (Velero not installed, a storage location that is
@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drd import logs
-from drd.backups import observe, render, retention
+from drd.backups import observe, retention
 from drd.clients.errors import KubeAlreadyExists
 from drd.clients.kube import KubeClient
 from drd.clock import Clock
+from drd.operations import backup_manifests as render
 from drd.operations import velero
 from drd.outcomes import Outcome, Phase
 from drd.policy.models.backup import BackupPolicy

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from drd.backups import render
 from drd.clients.connect import Connections
 from drd.clients.errors import KubeError
 from drd.clients.kube_resources import VELERO_SCHEDULES
+from drd.operations import backup_manifests as render
 from drd.operations import velero
 from drd.policy.durations import format_duration
 from drd.policy.loader import Config

@@ -13,10 +13,11 @@ import copy
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import urllib3.exceptions
 import yaml
@@ -33,11 +34,13 @@ from drd.clients.errors import (
     KubeNotFound,
     KubeUnavailable,
 )
+from drd.clients.http import HttpResponse
 from drd.clients.kube_resources import Resource
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+TEXT = "text/plain, */*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,11 @@ class KubeClient:
         """GET any API path (discovery documents such as ``/apis``)."""
         return self._json("GET", path)
 
+    def get_text(self, path: str, query: Mapping[str, str | None] | None = None) -> str:
+        """GET an API path that answers in plain text (a pod's ``log`` subresource); ``None`` values are left out."""
+        response = self._request("GET", path, query=_query(**(query or {})) or None, accept=TEXT)
+        return bytes(response.read()).decode("utf-8", errors="replace")
+
     def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         """One object; KubeNotFound when absent."""
         return self._json("GET", resource.path(namespace=namespace, name=name))
@@ -177,10 +185,62 @@ class KubeClient:
             return False
         return any(r.get("name") == resource.plural for r in listing.get("resources", []))
 
+    # Service proxy
+    def proxy_get(
+        self,
+        namespace: str,
+        service: str,
+        port: int | str,
+        path: str = "/",
+        *,
+        scheme: str = "",
+        max_body: int = 64 * 1024,
+        timeout_seconds: float | None = None,
+    ) -> HttpResponse:
+        """GET ``path`` from a Service through the API server's service proxy (``kubectl get --raw …/proxy/…``).
+
+        Whatever answers is the result, whatever its status: the backend, or the API
+        server's own 503 when no ready endpoint backs the Service (``no endpoints
+        available for service "web"``); the caller decides what passes. Raised:
+        KubeNotFound (no such Service), KubeForbidden (drd may not use the proxy),
+        KubeInvalid (a malformed reference), KubeUnavailable (the API server is
+        unreachable or sheds load). At most ``max_body`` bytes of body are read.
+        """
+        reference = f"{scheme}:{service}:{port}" if scheme else f"{service}:{port}"
+        backend_path = quote("/" + path.lstrip("/"), safe="/?&=%:@!$'()*+,;~")
+        api_path = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(reference, safe=':')}/proxy"
+        headers = {"Accept": "*/*", "User-Agent": self.user_agent}
+        self._api.update_params_for_auth(headers, None, ["BearerToken"], api_path, "GET", None)
+        timeout = (self.timeout_seconds, timeout_seconds or self.timeout_seconds)
+        started = time.perf_counter()
+        try:
+            response = self._api.call_api(
+                "GET", self.host.rstrip("/") + api_path + backend_path, header_params=headers, _request_timeout=timeout
+            )
+            raw = response.response
+            body = raw.read(max_body + 1)
+        except k8s.ApiException as exc:
+            raise self._status_error(_parse(exc.body), int(exc.status or 0)) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"GET {api_path}: unreachable ({type(exc).__name__})", system=self.system) from exc
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        truncated = len(body) > max_body
+        if truncated:
+            raw.close()  # a half-read connection must not go back to the pool
+        else:
+            raw.release_conn()
+        received = {str(k).lower(): str(v) for k, v in raw.headers.items()}
+        refusal = _proxy_refusal(raw.status, body, received.get("content-type", ""))
+        if refusal is not None:
+            raise self._status_error(refusal, raw.status)
+        return HttpResponse(raw.status, bytes(body[:max_body]), latency_ms, received, truncated)
+
     # Writes
-    def create(self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
-        """Create; KubeAlreadyExists if the name is taken."""
-        return self._json("POST", resource.path(namespace=namespace), body=dict(body))
+    def create(
+        self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Create; KubeAlreadyExists if the name is taken. ``dry_run``: validated and admitted, not persisted."""
+        return self._json("POST", resource.path(namespace=namespace), query=_dry_run(dry_run), body=dict(body))
 
     def replace(self, resource: Resource, body: Mapping[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         """PUT the whole object; a stale resourceVersion is KubeConflict."""
@@ -195,25 +255,38 @@ class KubeClient:
         *,
         namespace: str | None = None,
         subresource: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """RFC 7386 merge patch (the only safe way to touch Velero objects, which have no status subresource)."""
         path = resource.path(namespace=namespace, name=name, subresource=subresource)
-        return self._json("PATCH", path, body=dict(patch), content_type=MERGE_PATCH)
+        return self._json("PATCH", path, query=_dry_run(dry_run), body=dict(patch), content_type=MERGE_PATCH)
 
     def json_patch(
-        self, resource: Resource, name: str, operations: list[dict[str, Any]], *, namespace: str | None = None
+        self,
+        resource: Resource,
+        name: str,
+        operations: list[dict[str, Any]],
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """RFC 6902 JSON patch, sent with the right Content-Type (the client's CustomObjectsApi gets it wrong)."""
-        return self._json(
-            "PATCH", resource.path(namespace=namespace, name=name), body=operations, content_type=JSON_PATCH
-        )
+        path = resource.path(namespace=namespace, name=name)
+        return self._json("PATCH", path, query=_dry_run(dry_run), body=operations, content_type=JSON_PATCH)
 
     def delete(
-        self, resource: Resource, name: str, *, namespace: str | None = None, propagation: str = "Background"
+        self,
+        resource: Resource,
+        name: str,
+        *,
+        namespace: str | None = None,
+        propagation: str = "Background",
+        dry_run: bool = False,
     ) -> None:
         """Delete; KubeNotFound when already gone."""
         options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
-        self._json("DELETE", resource.path(namespace=namespace, name=name), body=options)
+        path = resource.path(namespace=namespace, name=name)
+        self._json("DELETE", path, query=_dry_run(dry_run), body=options)
 
     # Watches
     def watch(
@@ -267,9 +340,10 @@ class KubeClient:
         body: Any = None,
         content_type: str = JSON,
         read_timeout: float | None = None,
+        accept: str = JSON,
     ) -> Any:
         url = self.host.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
-        headers = {"Accept": JSON, "Content-Type": content_type, "User-Agent": self.user_agent}
+        headers = {"Accept": accept, "Content-Type": content_type, "User-Agent": self.user_agent}
         self._api.update_params_for_auth(headers, None, ["BearerToken"], path, method, body)
         timeout = (self.timeout_seconds, read_timeout or self.timeout_seconds)
         try:
@@ -334,6 +408,27 @@ class WatchStream:
 
 def _query(**params: str | None) -> list[tuple[str, str]]:
     return [(k, v) for k, v in params.items() if v]
+
+
+def _dry_run(dry_run: bool) -> list[tuple[str, str]] | None:
+    """``dryRun=All``: the server validates, admits and answers as if it wrote, and persists nothing."""
+    return [("dryRun", "All")] if dry_run else None
+
+
+def _proxy_refusal(status: int, body: bytes, content_type: str) -> dict[str, Any] | None:
+    """The API server's Status when it refused the proxy request itself, rather than relaying an answer.
+
+    A 404 counts only when it names the Service (a backend's own 404 is a result),
+    and a 503 never does: "no endpoints available" is what the check must see.
+    """
+    if status not in (400, 401, 403, 404, 429) or not content_type.startswith("application/json"):
+        return None
+    document = _parse(body)
+    if document.get("kind") != "Status":
+        return None
+    if status == 404 and (document.get("details") or {}).get("kind") != "services":
+        return None
+    return document
 
 
 def _parse(data: Any) -> dict[str, Any]:

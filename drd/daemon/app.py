@@ -26,7 +26,7 @@ from drd.clients.connect import Connections
 from drd.clients.errors import KubeError
 from drd.clients.kube import KubeClient
 from drd.clock import Clock, SystemClock
-from drd.daemon import leader_config
+from drd.daemon import catchup, leader_config
 from drd.daemon.backup_observer import BackupObserver
 from drd.daemon.cluster_health import HealthBoard, check_cluster
 from drd.daemon.config_source import ConfigSource
@@ -36,6 +36,7 @@ from drd.daemon.leader import LeaderElector
 from drd.daemon.readiness import ClusterStatus, ConfigStatus, LeaderStatus, Readiness
 from drd.daemon.recorder import Recorder
 from drd.daemon.rpo import RpoWatch
+from drd.daemon.runbook_runs import RunbookRuns
 from drd.daemon.scheduler import JobScheduler
 from drd.errors import ConfigError
 from drd.metrics import Metrics
@@ -45,6 +46,7 @@ from drd.outcomes import Outcome, Phase
 from drd.policy.loader import Config
 from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.cluster import Cluster, Role
+from drd.runbooks.observer import MetricsObserver
 from drd.settings import Settings
 from drd.store import Store, open_store
 
@@ -53,6 +55,8 @@ log = structlog.get_logger(__name__)
 SCHEDULE_RECONCILE_SECONDS = 60.0
 RETENTION_SECONDS = 300.0
 RPO_CHECK_SECONDS = 30.0
+RUNBOOK_POLL_SECONDS = 5.0
+"""How often the leader looks for runbook runs to carry on (detached, approved, queued, interrupted)."""
 HEALTH_CHECK_SECONDS = 15.0
 
 
@@ -96,6 +100,7 @@ class Daemon:
         self.scheduler = JobScheduler(context)
         context.schedule_retry = self.scheduler.schedule_retry
         self._recorder: Recorder | None = None
+        self.runbook_runs: RunbookRuns | None = None
 
     # Lifecycle
     def start(self) -> None:
@@ -103,11 +108,20 @@ class Daemon:
         log.info("daemon_starting", identity=self.identity, settings=self.settings.effective())
         self.store = open_store(self.settings.store.url, clock=self.clock)
         self._recorder = Recorder(store=self.store, metrics=self.metrics)
+        self.scheduler.context.history = catchup.StoreHistory(self.store)
         self.rpo = RpoWatch(store=self.store, clock=self.clock)
         self.observer = BackupObserver(
             store=self.store, record_metrics=self._backup_finished, notifier=self.notifier, clock=self.clock
         )
         self.metrics.set_rpo_provider(self.rpo.samples)
+        self.runbook_runs = RunbookRuns(
+            settings=self.settings,
+            store=self.store,
+            config=lambda: self.config.current,
+            identity=self.identity,
+            clock=self.clock,
+            observer=MetricsObserver(self.metrics),
+        )
         self.http.start()
         self._load_config()
         if self.config.current is None:
@@ -146,6 +160,8 @@ class Daemon:
         finished = self.scheduler.shutdown(grace_seconds=self.settings.daemon.shutdown_grace_seconds)
         if self.observer is not None:
             self.observer.stop()
+        if self.runbook_runs is not None:
+            self.runbook_runs.close()
         if self.elector is not None:
             self.elector.stop()
         self.http.stop()
@@ -236,6 +252,13 @@ class Daemon:
             JobSpec(
                 id="rpo:check", kind="rpo", subject="policies", func=self._check_rpo, interval_seconds=RPO_CHECK_SECONDS
             ),
+            JobSpec(
+                id="runbooks:runs",
+                kind="runbooks",
+                subject="runs",
+                func=self._carry_on_runbooks,
+                interval_seconds=RUNBOOK_POLL_SECONDS,
+            ),
         ]
         for name, policy in sorted(config.backup_policies.items()):
             cluster = config.source_cluster(policy)
@@ -269,6 +292,10 @@ class Daemon:
     def _prune(self, policy: BackupPolicy, cluster: Cluster) -> Outcome:
         return backups.prune(self.connections.get(cluster), policy, cluster, in_use=frozenset(), clock=self.clock)
 
+    def _carry_on_runbooks(self) -> Outcome:
+        assert self.runbook_runs is not None
+        return self.runbook_runs.tick()
+
     def _check_clusters(self) -> Outcome:
         started = self.clock.now()
         config = self.config.current
@@ -297,20 +324,23 @@ class Daemon:
         except KubeError:
             return None
 
-    def _record(self, outcome: Outcome) -> None:
-        """Record a job's outcome; routine no-ops (checks, unchanged schedules, nothing to prune) are only logged."""
-        if outcome.kind in ("health", "rpo"):
+    def _record(self, spec: JobSpec, outcome: Outcome, trigger: str) -> None:
+        """Record a job's outcome; routine no-ops (checks, unchanged schedules, nothing to prune) are only logged.
+
+        Every run of a scheduled job is stored, no-op or not: its runs are what its catch-up reads.
+        """
+        if outcome.kind in ("health", "rpo", "runbooks"):
             log.debug("check_finished", **outcome.fields())
             return
         no_op = outcome.phase is Phase.SKIPPED or (
             outcome.phase is Phase.COMPLETED
             and (outcome.details.get("action") == "unchanged" or outcome.details.get("pruned") == 0)
         )
-        if no_op:
+        if no_op and spec.schedule is None:
             self.metrics.record(outcome)
             log.debug("job_unchanged", **outcome.fields())
         elif self._recorder is not None:
-            self._recorder.record(outcome)
+            self._recorder.record(outcome, trigger=trigger)
 
     # Leadership
     def _start_election(self) -> None:
@@ -356,8 +386,9 @@ class Daemon:
         if config is not None:
             self._observe(config)
         if self.elector is not None:  # a new leader acts at once instead of waiting for each job's next slot
-            for job_id in self.scheduler.job_ids:
+            for job_id in self.scheduler.interval_job_ids:
                 self.scheduler.run_now(job_id)
+        self.scheduler.catch_up()  # scheduled jobs run once what they missed, decided from the store
 
     def _on_stopped_leading(self) -> None:
         self._leading.clear()

@@ -47,9 +47,10 @@ from drd.clients.errors import KubeAlreadyExists, KubeConflict, KubeNotFound
 from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import LEASES
 from drd.clock import Clock
-from drd.daemon import leader_config, leader_lease
-from drd.daemon.leader_lease import LeaseObservation, LeaseSpec
+from drd.daemon import leader_config
 from drd.errors import ConfigError, TemporaryError
+from drd.operations import leases as leader_lease
+from drd.operations.leases import LeaseObservation, LeaseSpec
 from drd.settings import LeaderSettings
 
 log = logs.get_logger(__name__)

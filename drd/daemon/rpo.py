@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from drd.backups import render
 from drd.clock import Clock
 from drd.metrics.objectives import RpoSample
+from drd.operations import backup_manifests as render
 from drd.operations import notification
 from drd.outcomes import Outcome, Phase
 from drd.policy.loader import Config

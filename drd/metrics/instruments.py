@@ -2,7 +2,9 @@
 
 The names, types and labels of the metrics contract (``design.md``) are what
 dashboards and alert rules rely on: they are spelled out here once, each with
-its help text, and pinned by ``tests/metrics/test_contract.py``. Instruments
+its help text, and pinned by ``tests/metrics/test_contract.py``. They are
+prometheus-client's instruments as subclassed by :mod:`drd.metrics.families`,
+which render their own exposition lines for the fast ``/metrics`` encoder. Instruments
 that carry a policy or a cluster are :class:`~drd.metrics.series.Tracked`, so a
 reload can drop the series of what was removed from the configuration.
 
@@ -12,8 +14,9 @@ at scrape time by :class:`drd.metrics.objectives.ObjectivesCollector`.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
+from drd.metrics.families import Counter, Gauge, Histogram
 from drd.metrics.series import Tracked
 from drd.metrics.vocabulary import BACKUP_DURATION_BUCKETS, NAMESPACE, STEP_DURATION_BUCKETS
 

@@ -26,12 +26,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from drd.clock import Clock
 from drd.logs import get_logger
+from drd.metrics.exposition import Format, RenderedFamily, family_header, go_float, label_text
+from drd.metrics.families import Gauge
 from drd.metrics.series import Tracked
 from drd.metrics.vocabulary import NAMESPACE, Objective
 from drd.policy.models.backup import BackupPolicy
@@ -106,6 +109,7 @@ class ObjectivesCollector(Collector):
         self._provider_errors = provider_errors
         self._lock = threading.Lock()
         self._last_samples: tuple[RpoSample, ...] = ()
+        self._prefixes = _Prefixes()
         self.pushed: Tracked[Gauge] = Tracked(
             Gauge("objective_met", _MET_HELP, ["policy", "objective"], namespace=NAMESPACE, registry=None)
         )
@@ -132,23 +136,29 @@ class ObjectivesCollector(Collector):
         ]
 
     def collect(self) -> Iterator[Metric]:
-        """Compute the RPO of every sample at the clock's now and merge the pushed objectives."""
+        """Compute the RPO of every sample at the clock's now and merge the pushed objectives.
+
+        One provider call per scrape. The three families are built from that
+        one snapshot, as rows whose line prefixes are made once per policy
+        (:class:`_Prefixes`); the fast encoder writes the rows, prometheus-client's
+        encoders get them as ordinary samples.
+        """
         samples = self._samples()
         now = self._clock.now()
-        rpo = GaugeMetricFamily(RPO_SECONDS, _RPO_HELP, labels=["policy"])
-        partial = GaugeMetricFamily(RPO_PARTIALLY_FAILED, _PARTIAL_HELP, labels=["policy"])
-        met = GaugeMetricFamily(OBJECTIVE_MET, _MET_HELP, labels=["policy", "objective"])
+        prefixes = self._prefixes
+        if len(prefixes) > 2 * len(samples) + 16:  # policies were removed by a reload
+            prefixes.retain(sample.policy for sample in samples)
+        rpo = _Rows(RPO_SECONDS, _RPO_HELP, ("policy",))
+        partial = _Rows(RPO_PARTIALLY_FAILED, _PARTIAL_HELP, ("policy",))
+        met = _Rows(OBJECTIVE_MET, _MET_HELP, ("policy", "objective"), pushed=self.pushed.metric)
         for sample in samples:
+            rpo_prefix, partial_prefix, met_prefix = prefixes.of(sample.policy)
             age = sample.rpo_seconds(now)
-            rpo.add_metric([sample.policy], age)
-            partial.add_metric([sample.policy], 1.0 if sample.partially_failed else 0.0)
-            met.add_metric([sample.policy, Objective.RPO.value], 1.0 if age <= sample.objective_seconds else 0.0)
-        for family in self.pushed.metric.collect():
-            for pushed in family.samples:
-                met.add_metric([pushed.labels["policy"], pushed.labels["objective"]], pushed.value)
-        yield rpo
-        yield partial
-        yield met
+            rpo.add((sample.policy,), rpo_prefix, age)
+            partial.add((sample.policy,), partial_prefix, 1.0 if sample.partially_failed else 0.0)
+            met.add((sample.policy, Objective.RPO.value), met_prefix, 1.0 if age <= sample.objective_seconds else 0.0)
+        for rows in (rpo, partial, met):
+            yield rows.family()
 
     def _samples(self) -> tuple[RpoSample, ...]:
         with self._lock:
@@ -166,3 +176,64 @@ class ObjectivesCollector(Collector):
             if self._provider is provider:
                 self._last_samples = samples
         return samples
+
+
+class _Prefixes:
+    """The line prefixes of each policy's three rows, made once per policy rather than once per scrape."""
+
+    def __init__(self) -> None:
+        self._by_policy: dict[str, tuple[str, str, str]] = {}
+
+    def of(self, policy: str) -> tuple[str, str, str]:
+        """``drd_rpo_seconds{…} ``, ``drd_rpo_backup_partially_failed{…} ``, ``drd_objective_met{…rpo…} ``."""
+        prefixes = self._by_policy.get(policy)
+        if prefixes is None:
+            labels = label_text([("policy", policy)])
+            met = label_text([("policy", policy), ("objective", Objective.RPO.value)])
+            prefixes = (f"{RPO_SECONDS}{labels} ", f"{RPO_PARTIALLY_FAILED}{labels} ", f"{OBJECTIVE_MET}{met} ")
+            self._by_policy[policy] = prefixes
+        return prefixes
+
+    def retain(self, policies: Iterable[str]) -> None:
+        """Forget the prefixes of policies that are no longer sampled."""
+        keep = set(policies)
+        self._by_policy = {policy: prefixes for policy, prefixes in self._by_policy.items() if policy in keep}
+
+    def __len__(self) -> int:
+        return len(self._by_policy)
+
+
+class _Rows:
+    """One gauge family of one scrape: (label values, line prefix, value) rows, then the pushed series."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...], *, pushed: Gauge | None = None) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.pushed = pushed
+        self.rows: list[tuple[tuple[str, ...], str, float]] = []
+
+    def add(self, values: tuple[str, ...], prefix: str, value: float) -> None:
+        self.rows.append((values, prefix, value))
+
+    def family(self) -> RenderedFamily:
+        return RenderedFamily(self.name, self.documentation, "gauge", samples=self.samples, render=self.render)
+
+    def samples(self) -> list[Sample]:
+        """The rows as prometheus-client Samples (for its encoders and ``restricted_registry``)."""
+        found = [
+            Sample(self.name, dict(zip(self.labels, values, strict=True)), value, None, None)
+            for values, _, value in self.rows
+        ]
+        if self.pushed is not None:
+            for family in self.pushed.collect():
+                found.extend(Sample(self.name, s.labels, s.value, None, None) for s in family.samples)
+        return found
+
+    def render(self, fmt: Format) -> str | None:
+        """The family's exposition text (None when the pushed gauge has no fast form)."""
+        pushed = self.pushed.sample_lines() if self.pushed is not None else ""
+        if pushed is None:
+            return None
+        lines = "".join([f"{prefix}{go_float(value)}\n" for _, prefix, value in self.rows])
+        return family_header(fmt, self.name, self.documentation, "gauge") + lines + pushed

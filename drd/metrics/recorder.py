@@ -38,6 +38,7 @@ from drd.metrics.vocabulary import (
     DRILL_PHASES,
     DRILL_RESULTS,
     FAILED_PHASES,
+    RUN_RESULTS,
     Objective,
     OutcomeKind,
 )
@@ -272,8 +273,14 @@ class Metrics:
             self._record_schedule(outcome)
         elif outcome.kind == OutcomeKind.RETENTION:
             self._record_retention(outcome)
+        elif outcome.kind == OutcomeKind.RUNBOOK:
+            self.instruments.runbook_runs_total.labels(outcome.subject, RUN_RESULTS[outcome.phase]).inc()
         else:
             log.debug("metrics_outcome_kind_not_recorded", kind=outcome.kind, subject=outcome.subject)
+
+    def observe_runbook_step(self, runbook: str, step_type: str, seconds: float) -> None:
+        """One runbook step took ``seconds`` (the action only, not the engine's bookkeeping)."""
+        self.instruments.runbook_step_duration_seconds.labels(runbook, step_type).observe(seconds)
 
     # Internals
     def _record_schedule(self, outcome: Outcome) -> None:

@@ -46,6 +46,18 @@ class OutcomeKind(StrEnum):
     """A policy's Velero Schedule was reconciled; ``details["drift"]`` is true when drift was corrected."""
     RETENTION = "retention"
     """A retention pass ran for a policy; ``details["pruned"]`` counts the DeleteBackupRequests it made."""
+    RUNBOOK = "runbook"
+    """A runbook run ended; ``subject`` is the runbook."""
+
+
+RUN_RESULTS: dict[Phase, str] = {
+    Phase.COMPLETED: "succeeded",
+    Phase.PARTIALLY_FAILED: "partially_failed",
+    Phase.FAILED: "failed",
+    Phase.FAILED_VALIDATION: "failed",
+    Phase.SKIPPED: "skipped",
+}
+"""The ``result`` label of run counters (runbooks, restores, rotations) for a terminal phase."""
 
 
 FAILED_PHASES: frozenset[Phase] = frozenset({Phase.PARTIALLY_FAILED, Phase.FAILED, Phase.FAILED_VALIDATION})

@@ -1,6 +1,6 @@
-"""The Lease record leader election reads and writes, and what an elector has observed of it.
+"""Lease records (coordination.k8s.io/v1) as leader election and runbook locks read and write them.
 
-Pure data and formatting, no I/O: :mod:`drd.daemon.leader` does the talking.
+Pure data and formatting, no I/O: :mod:`drd.daemon.leader` and the runbook locks do the talking.
 A ``coordination.k8s.io/v1`` Lease's spec holds ``holderIdentity``,
 ``leaseDurationSeconds``, ``acquireTime``, ``renewTime`` (both MicroTime:
 RFC 3339 in UTC with microseconds) and ``leaseTransitions``.

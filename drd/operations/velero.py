@@ -12,15 +12,13 @@ only creates them, merge-patches ``metadata``/``spec`` and never writes
 
 from __future__ import annotations
 
-import contextlib
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from drd.clients.errors import KubeAlreadyExists, KubeGone, KubeNotFound, KubeUnavailable
-from drd.clients.kube import KubeClient, WatchStream
+from drd.clients.errors import KubeAlreadyExists, KubeNotFound
+from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import (
     VELERO_BACKUPS,
     VELERO_DELETE_REQUESTS,
@@ -28,9 +26,9 @@ from drd.clients.kube_resources import (
     VELERO_STORAGE_LOCATIONS,
     Resource,
 )
-from drd.clock import Clock, SystemClock
+from drd.clock import Clock
 from drd.errors import PermanentError, TemporaryError
-from drd.operations import drift, labels
+from drd.operations import drift, labels, waiting
 from drd.velero.timefmt import parse_rfc3339
 from drd.velero.vocabulary import API_VERSION, LABEL_BACKUP_NAME, LABEL_BACKUP_UID, BackupPhase, valid_label_value
 
@@ -47,9 +45,6 @@ MANAGED_SCHEDULE_FIELDS = ("schedule", "template", "paused", "useOwnerReferences
 
 PENDING_DELETION_PHASES = frozenset({"", "New", "InProgress"})
 """DeleteBackupRequest phases meaning "Velero has not finished this deletion yet"."""
-
-_MAX_WATCH_SECONDS = 60
-_MAX_BACKOFF_SECONDS = 5.0
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -136,8 +131,21 @@ def wait_for_backup(
     the phase it was stuck in) after ``timeout_seconds``, and
     :class:`BackupGone` if the Backup does not exist or is deleted meanwhile.
     """
-    waiter = _BackupWaiter(kube, name, namespace=namespace, clock=clock or SystemClock(), on_phase=on_phase)
-    return waiter.wait(timeout_seconds)
+    tracker = _PhaseTracker(kube, name, namespace, on_phase)
+    try:
+        done: dict[str, Any] = waiting.wait_for(
+            kube,
+            VELERO_BACKUPS,
+            name,
+            namespace=namespace,
+            until=tracker.terminal,
+            timeout_seconds=timeout_seconds,
+            what=f'backup "{name}" to finish',
+            clock=clock,
+        )
+    except waiting.WaitTimedOut as timed_out:
+        raise BackupTimeout(kube, name, phase=tracker.phase, waited=timeout_seconds, cause=timed_out.cause) from None
+    return done
 
 
 def policy_backups(kube: KubeClient, policy_name: str, *, namespace: str) -> list[dict[str, Any]]:
@@ -296,82 +304,21 @@ def storage_location_status(kube: KubeClient, name: str, *, namespace: str) -> L
 # -- waiting --------------------------------------------------------------------------------------
 
 
-class _BackupWaiter:
-    """List once, then watch one Backup until it is terminal; the state of one :func:`wait_for_backup`."""
+class _PhaseTracker:
+    """The state of one :func:`wait_for_backup`: the phase last seen, reported on every change."""
 
     def __init__(
-        self,
-        kube: KubeClient,
-        name: str,
-        *,
-        namespace: str,
-        clock: Clock,
-        on_phase: Callable[[Mapping[str, Any]], None] | None,
-    ) -> None:
+        self, kube: KubeClient, name: str, namespace: str, on_phase: Callable[[Mapping[str, Any]], None] | None
+    ):
         self.kube = kube
         self.name = name
         self.namespace = namespace
-        self.clock = clock
         self.on_phase = on_phase
-        self.selector = f"metadata.name={name}"
         self.phase: str | None = None
-        self.resource_version = ""
 
-    def wait(self, timeout_seconds: float) -> dict[str, Any]:
-        deadline = self.clock.monotonic() + timeout_seconds
-        backoff, last_error = 0.1, ""
-        while True:
-            try:
-                found = self._relist() if not self.resource_version else None
-                if found is None:
-                    found = self._watch(deadline)
-                if found is not None:
-                    return found
-            except KubeGone:
-                self.resource_version = ""
-            except KubeUnavailable as exc:  # connection lost or 5xx: try again until the deadline
-                last_error = str(exc)
-                self.clock.sleep(min(backoff, max(0.0, deadline - self.clock.monotonic())))
-                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
-            if self.clock.monotonic() >= deadline:
-                raise BackupTimeout(
-                    self.kube, self.name, phase=self.phase, waited=timeout_seconds, cause=last_error
-                ) from None
-
-    def _relist(self) -> dict[str, Any] | None:
-        listing = self.kube.list_objects(VELERO_BACKUPS, namespace=self.namespace, field_selector=self.selector)
-        if not listing.items:
+    def terminal(self, obj: dict[str, Any] | None) -> dict[str, Any] | None:
+        if obj is None:
             raise self._gone()
-        self.resource_version = listing.resource_version
-        return self._seen(listing.items[0])
-
-    def _watch(self, deadline: float) -> dict[str, Any] | None:
-        remaining = deadline - self.clock.monotonic()
-        if remaining <= 0:
-            return None
-        stream: WatchStream = self.kube.watch(
-            VELERO_BACKUPS,
-            namespace=self.namespace,
-            resource_version=self.resource_version,
-            field_selector=self.selector,
-            timeout_seconds=min(_MAX_WATCH_SECONDS, max(1, math.ceil(remaining))),
-        )
-        ended = False
-        try:
-            for event in stream:
-                if event.resource_version:
-                    self.resource_version = event.resource_version
-                if event.type == "DELETED":
-                    raise self._gone()
-                if event.type in ("ADDED", "MODIFIED") and (found := self._seen(dict(event.object))) is not None:
-                    return found
-            ended = True  # the server ended the watch (its timeout): the stream released its connection
-        finally:
-            if not ended:
-                _interrupt(stream)
-        return None
-
-    def _seen(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         phase = str((obj.get("status") or {}).get("phase") or "")
         if phase != self.phase:
             self.phase = phase
@@ -385,10 +332,3 @@ class _BackupWaiter:
         return BackupGone(
             f'backup "{self.name}" {what} in namespace {self.namespace}{last}', system=self.kube.system, status=404
         )
-
-
-def _interrupt(stream: WatchStream) -> None:
-    """Close a watch left early. One that failed has already released its connection, and then urllib3
-    raises RuntimeError, which ``WatchStream.close`` does not expect: there is nothing left to close."""
-    with contextlib.suppress(RuntimeError):
-        stream.close()

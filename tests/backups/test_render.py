@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from drd.backups import render
+from drd.operations import backup_manifests as render
 from drd.sandbox.velero.schedules import next_after
 from tests.backups.builders import a_policy, the_primary
 

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drd.backups import observe, render, run
+from drd.backups import observe, run
 from drd.clients.errors import KubeUnavailable
 from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import VELERO_BACKUPS, VELERO_SCHEDULES, VELERO_STORAGE_LOCATIONS
 from drd.clock import SystemClock
 from drd.errors import TemporaryError
+from drd.operations import backup_manifests as render
 from drd.operations import velero
 from drd.outcomes import Phase
 from drd.sandbox.topology import PRIMARY_BUCKET

@@ -17,6 +17,7 @@ from drd.backups import run as backups
 from drd.clients.kube_resources import VELERO_SCHEDULES
 from drd.clock import SystemClock
 from drd.daemon.app import Daemon
+from drd.outcomes import Phase
 from drd.sandbox.files import write_files
 from drd.settings import Settings
 from tests.sandbox.fixtures import dr, primary, sandbox
@@ -185,3 +186,33 @@ def test_a_broken_config_is_reported_and_the_last_good_one_keeps_running(daemon)
     body = json.loads(error.value.read())
     assert error.value.code == 503
     assert any("spec.objectives.rpo" in reason for reason in body["reasons"])
+
+
+DETACHED = """
+apiVersion: drd.dev/v1
+kind: Runbook
+metadata: {name: detached}
+spec:
+  target: {cluster: primary-east, namespace: shop}
+  steps:
+    - id: mark
+      type: k8s.annotate
+      with: {cluster: primary-east, apiVersion: v1, kind: Namespace, name: shop, annotations: {drd.dev/touched: "yes"}}
+"""
+
+
+def test_the_leader_executes_a_runbook_run_submitted_without_waiting(daemon, primary):
+    """A run submitted with --detach (Pending in the store) is picked up and completed by the daemon."""
+    from drd.clients.kube_resources import NAMESPACES
+    from drd.runbooks.assembly import assemble
+    from drd.runbooks.spec.loader import load_runbook_text
+    from tests.sandbox.velero.support import eventually
+
+    assembly = assemble(daemon.settings, daemon.config.current, daemon.store, identity="alice@test")
+    try:
+        run = assembly.engine.submit(load_runbook_text(DETACHED), {}, trigger="cli")
+        done = eventually(lambda: (r := daemon.store.get_run(run.id)).phase.terminal and r, timeout=30)
+    finally:
+        assembly.close()
+    assert done.phase is Phase.COMPLETED
+    assert primary.get(NAMESPACES, "shop")["metadata"]["annotations"]["drd.dev/touched"] == "yes"

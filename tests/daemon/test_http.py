@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from structlog.testing import capture_logs
@@ -127,6 +128,24 @@ def test_metrics_honour_openmetrics_negotiation(server):
     answer = request(f"{server.url}/metrics", headers={"Accept": accept})
     assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
     assert answer.body.endswith(b"# EOF\n")
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "",
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.3",
+        "application/openmetrics-text;version=1.0.0;escaping=dots",
+    ],
+    ids=["plain", "prometheus-3", "dots-escaping"],
+)
+def test_metrics_bodies_are_what_prometheus_client_would_write(server, registry, accept):
+    """drd's encoder answers with prometheus-client's bytes and Content-Type, gzipped or not (see test_exposition)."""
+    encoder, content_type = choose_encoder(accept)
+    answer = request(f"{server.url}/metrics", headers={"Accept": accept})
+    assert (answer.headers["Content-Type"], answer.body) == (content_type, encoder(registry))
+    zipped = request(f"{server.url}/metrics", headers={"Accept": accept, "Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.body) == encoder(registry)
 
 
 def test_metrics_are_gzipped_when_the_client_accepts_it(server):

@@ -16,14 +16,19 @@ class Context:
         self.leader = leader
         self.stopping = False
         self.recorded: list[Outcome] = []
+        self.triggers: list[str] = []
         self.retries: list[tuple[str, float, int]] = []
+
+    def record(self, spec: JobSpec, outcome: Outcome, trigger: str) -> None:
+        self.recorded.append(outcome)
+        self.triggers.append(trigger)
 
     def build(self) -> JobContext:
         return JobContext(
             clock=self.clock,
             is_leader=lambda: self.leader,
             is_stopping=lambda: self.stopping,
-            record=self.recorded.append,
+            record=self.record,
             schedule_retry=lambda spec, delay, attempt: self.retries.append((spec.id, delay, attempt)),
         )
 
@@ -113,3 +118,31 @@ def test_observation_jobs_run_on_followers_too():
     context = Context(leader=False)
     spec = JobSpec(id="health", kind="health", subject="clusters", func=completed, leader_only=False)
     assert run_job(spec, context.build()) is not None
+
+
+def test_the_trigger_is_recorded_and_its_details_join_the_outcome():
+    """A catch-up run is recorded with its trigger, and the missed slot is in the outcome's details."""
+    context = Context()
+    outcome = run_job(
+        a_job(completed), context.build(), trigger="catch-up", details={"missed_slot": "2026-03-01T03:00:00+00:00"}
+    )
+    assert outcome is not None
+    assert context.triggers == ["catch-up"]
+    assert outcome.details == {"missed_slot": "2026-03-01T03:00:00+00:00"}
+    assert context.recorded == [outcome]
+
+
+def test_a_failed_catch_up_keeps_why_it_ran():
+    """The details of the trigger are kept on a Failed outcome too."""
+
+    def invalid() -> Outcome:
+        raise PermanentError("no backup to drill")
+
+    context = Context()
+    outcome = run_job(a_job(invalid), context.build(), trigger="catch-up", details={"missed_runs": 3})
+    assert outcome is not None
+    assert (outcome.phase, outcome.details["missed_runs"], outcome.details["error"]) == (
+        Phase.FAILED,
+        3,
+        "no backup to drill",
+    )

@@ -9,17 +9,26 @@ after another restart; SIGHUP with a broken file keeps the daemon running on the
 configuration, reported in ``drd_config_errors`` and ``/readyz``, until the file is fixed; no
 valid configuration at all is exit code 2 with the problems.
 
+The election and the ``kill -9`` fail-over run twice: with the replicas sharing the SQLite
+file ``drd sandbox up`` sets, and sharing one PostgreSQL database, as deployed for HA (a
+throw-away database per test on ``DRD_TEST_POSTGRES_URL``, default
+``postgresql://postgres@127.0.0.1:5432/postgres``, dropped after it; ``DRD_TEST_POSTGRES=skip``
+skips those, ``-m "not postgres"`` deselects them). On both, only the leader acts, and the
+survivor records into the store the old leader used: a backup observed before the kill is
+not counted again, one made after it is counted once.
+
 Each daemon is ``drd daemon --listen 127.0.0.1:0`` with the environment ``drd sandbox up``
-writes to ``DIR/env`` (one SQLite store shared by the replicas), short leader timings and JSON
-logs on stderr, read back from a file under ``tmp_path`` (its port comes from the
-``http_listening`` line). Every process is killed at teardown, and the tail of its log is
-printed there: pytest shows it when the test failed.
+writes to ``DIR/env``, the store of the test, short leader timings and JSON logs on stderr,
+read back from a file under ``tmp_path`` (its port comes from the ``http_listening`` line).
+Every process is killed at teardown, and the tail of its log is printed there: pytest shows
+it when the test failed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -32,8 +41,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
 
 from drd.backups import run as backups
 from drd.clients.kube import KubeClient
@@ -41,7 +52,7 @@ from drd.clients.kube_resources import LEASES, VELERO_BACKUPS, VELERO_SCHEDULES
 from drd.clock import SystemClock
 from drd.operations import labels
 from drd.outcomes import Phase
-from drd.policy.loader import load_config
+from drd.policy.loader import Config, load_config
 from drd.sandbox.environment import Sandbox
 from drd.sandbox.files import write_files
 from drd.store import open_store
@@ -63,6 +74,13 @@ TAKEOVER_SLACK = 2 * 1.5 * RETRY_SECONDS + 0.5
 """Noticing the last renewal and then the expiry each cost up to one jittered retry period; plus polling."""
 START_SECONDS = 15.0
 """Interpreter start-up, imports and the first leader round of a fresh process (~2.5 s on a quiet machine)."""
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+STORES = pytest.mark.parametrize(
+    "state", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+"""Run a test with the replicas sharing a SQLite file, then sharing a PostgreSQL database."""
+LEADER_ONLY_EVENTS = ("schedule_finished", "retention_finished", "job_unchanged", "backup_finished", "catch_up_started")
+"""Log events of acting: reconciling Schedules, pruning, recording backups, catching up."""
 
 
 class DaemonProcess:
@@ -185,11 +203,38 @@ def paths(sandbox: Sandbox, tmp_path: Path) -> dict[str, Path]:
     return write_files(sandbox, tmp_path / "sb")
 
 
+def throwaway_postgres_database() -> Iterator[str]:
+    """URL of a PostgreSQL database made for one test and dropped after it (``WITH (FORCE)``: killed replicas)."""
+    if os.environ.get("DRD_TEST_POSTGRES", "").lower() == "skip":
+        pytest.skip("DRD_TEST_POSTGRES=skip: PostgreSQL tests not run")
+    admin_url = make_url(os.environ.get("DRD_TEST_POSTGRES_URL", POSTGRES_ADMIN_URL)).set(drivername="postgresql")
+    try:
+        admin = psycopg.connect(admin_url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5)
+    except psycopg.Error as e:
+        pytest.fail(f"PostgreSQL is required and unreachable at {admin_url}: {e}", pytrace=False)
+    name = f"drd_test_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield admin_url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def spawn(paths: dict[str, Path], tmp_path: Path) -> Iterator[Spawn]:
+def state(request: pytest.FixtureRequest, paths: dict[str, Path]) -> Iterator[str]:
+    """``DRD_STATE`` of the test's replicas: the sandbox's SQLite file, or (``@STORES``) a PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield str(paths["state"])
+    else:
+        yield from throwaway_postgres_database()
+
+
+@pytest.fixture
+def spawn(paths: dict[str, Path], state: str, tmp_path: Path) -> Iterator[Spawn]:
     """Start ``drd daemon`` processes (``spawn(**extra_env)``); all are killed at teardown and their logs shown."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DRD_", "KUBECONFIG", "AWS_", "VAULT_"))}
-    base = inherited | sandbox_env(paths["env"])
+    base = inherited | sandbox_env(paths["env"]) | {"DRD_STATE": state}
     base |= {"DRD_LOG_FORMAT": "json", "DRD_LOG_LEVEL": "DEBUG", "DRD_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS)}
     started: list[DaemonProcess] = []
 
@@ -226,23 +271,62 @@ def lease_holder(kube: KubeClient) -> str:
     return str(kube.get(LEASES, "drd-leader", namespace="drd")["spec"].get("holderIdentity") or "")
 
 
+def acted(daemon: DaemonProcess) -> list[str]:
+    """The acting events in a daemon's log (see LEADER_ONLY_EVENTS)."""
+    return [entry["event"] for entry in daemon.events() if entry.get("event") in LEADER_ONLY_EVENTS]
+
+
+def completed_backups_counted(daemon: DaemonProcess, policy: str = "shop") -> float:
+    """drd_backup_runs_total{phase="Completed"} of one policy on primary-east, as this daemon counted them."""
+    labels_ = {"policy": policy, "cluster": "primary-east", "phase": "Completed"}
+    return daemon.metric("drd_backup_runs_total", **labels_) or 0.0
+
+
+def backup(config: Config, kube: KubeClient, policy: str) -> str:
+    """An on-demand backup of ``policy``, waited for; its name."""
+    chosen = config.backup_policies[policy]
+    outcome = backups.backup_now(
+        kube, chosen, config.source_cluster(chosen), wait=True, timeout_seconds=30, clock=SystemClock()
+    )
+    assert outcome.phase is Phase.COMPLETED, outcome
+    return str(outcome.details["backup"])
+
+
+@STORES
 def test_of_two_daemons_exactly_one_leads(spawn):
-    """Two replicas: one has drd_leader 1 and the other 0, both are healthy and ready and name the same holder."""
+    """Two replicas on one store: one has drd_leader 1, the other 0; both are ready and name the same holder.
+
+    Only the leader acts: the follower logs no Schedule reconcile, prune, backup or catch-up.
+    """
     daemons = [spawn(), spawn()]
     leader = leader_of(daemons)
     follower = next(d for d in daemons if d is not leader)
     assert (leader.metric("drd_leader"), follower.metric("drd_leader")) == (1.0, 0.0)
     assert [d.get("/healthz")[0] for d in daemons] == [200, 200]
     assert leader.identity == follower.readyz()[1]["leader"]["holder"] == leader.readyz()[1]["leader"]["holder"]
+    leader.wait_for_event("schedule_finished", subject="shop")
     assert not follower.events("leader_acquired")
+    assert acted(follower) == []
 
 
-def test_after_kill_9_of_the_leader_the_other_leads_and_manages_the_schedules(spawn, primary):
-    """kill -9: the survivor leads within the lease duration (+ retry slack) and re-creates a deleted Schedule."""
+@STORES
+def test_after_kill_9_of_the_leader_the_other_leads_and_records_into_the_same_store(spawn, paths, primary, state):
+    """kill -9: the survivor leads within the lease duration (+ retry slack), re-creates a deleted Schedule, and
+    records into the store the old leader used: the backup the old leader recorded is not counted again, a new one
+    once.
+
+    The survivor's first list returns the old backup before the new one (names sort by time), so once it logged the
+    new one it has handled the old one too.
+    """
+    config = load_config([str(paths["config"])])
     daemons = [spawn(), spawn()]
     leader = leader_of(daemons)
     survivor = next(d for d in daemons if d is not leader)
     eventually(lambda: primary.find(VELERO_SCHEDULES, "drd-shop", namespace="velero"))
+    before = backup(config, primary, "shop")
+    leader.wait_for_event("backup_finished", backup=before)
+    assert recorded(state)[before] == "Completed"
+    assert acted(survivor) == []
 
     leader.process.kill()
     killed = time.monotonic()
@@ -257,6 +341,15 @@ def test_after_kill_9_of_the_leader_the_other_leads_and_manages_the_schedules(sp
     recreated = eventually(lambda: primary.find(VELERO_SCHEDULES, "drd-shop", namespace="velero"))
     assert recreated["metadata"]["labels"][labels.MANAGED_BY] == labels.MANAGER
     survivor.wait_for_event("schedule_finished", subject="shop", action="created")
+
+    after = backup(config, primary, "shop")
+    survivor.wait_for_event("backup_finished", backup=after)
+    assert len(leader.events("backup_finished", backup=before)) == 1
+    assert survivor.events("backup_finished", backup=before) == []
+    counted = survivor.events("backup_finished", subject="shop", phase="Completed")
+    assert completed_backups_counted(survivor) == len(counted) >= 1
+    assert {before, after} <= set(recorded(state))
+    assert {recorded(state)[name] for name in (before, after)} == {"Completed"}
 
 
 def test_sigterm_exits_0_within_the_grace_and_hands_the_lease_over_at_once(spawn, primary):
@@ -288,13 +381,13 @@ def terminal_backups(kube: KubeClient) -> set[str]:
     return {b["metadata"]["name"] for b in found if (b.get("status") or {}).get("phase") in BackupPhase.TERMINAL}
 
 
-def recorded(state: Path) -> dict[str, str]:
+def recorded(state: str) -> dict[str, str]:
     """The store's backups of primary-east: name → Velero phase (read with the daemon stopped or running)."""
-    with open_store(str(state)) as store:
+    with open_store(state) as store:
         return {r.name: r.phase for r in store.backups(cluster="primary-east", include_deleted=True, limit=1000)}
 
 
-def test_backups_made_during_downtime_are_recorded_and_counted_once(spawn, paths, primary):
+def test_backups_made_during_downtime_are_recorded_and_counted_once(spawn, paths, primary, state):
     """Backups made while drd was down reach the store and drd_backup_runs_total once; a restart does not recount.
 
     Knowing when a daemon has handled its initial list: the API lists in name order (as etcd
@@ -309,14 +402,6 @@ def test_backups_made_during_downtime_are_recorded_and_counted_once(spawn, paths
     config = load_config([str(paths["config"])])
     assert config.backup_policies["catalog-api"].spec.schedule.every is not None
 
-    def backup(policy: str) -> str:
-        chosen = config.backup_policies[policy]
-        outcome = backups.backup_now(
-            primary, chosen, config.source_cluster(chosen), wait=True, timeout_seconds=30, clock=SystemClock()
-        )
-        assert outcome.phase is Phase.COMPLETED, outcome
-        return str(outcome.details["backup"])
-
     def counted_after(daemon: DaemonProcess, newest: str) -> Counter[str]:
         """drd_backup_runs_total{phase="Completed"} per policy, once the daemon logged the newest backup."""
         daemon.wait_for_event("backup_finished", backup=newest)
@@ -329,24 +414,24 @@ def test_backups_made_during_downtime_are_recorded_and_counted_once(spawn, paths
         )
 
     first = spawn()
-    before = backup("shop")
+    before = backup(config, primary, "shop")
     assert counted_after(first, before) == Counter(shop=1)
     assert first.stop() == 0
 
-    downtime = [backup("catalog-api"), backup("shop"), backup("shop")]
-    known = recorded(paths["state"])
+    downtime = [backup(config, primary, policy) for policy in ("catalog-api", "shop", "shop")]
+    known = recorded(state)
     assert before in known
     assert not set(downtime) & set(known)
 
     second = spawn()
     assert counted_after(second, downtime[-1]) == Counter({"shop": 2, "catalog-api": 1})
-    assert recorded(paths["state"]) == dict.fromkeys([before, *downtime], "Completed")
+    assert recorded(state) == dict.fromkeys([before, *downtime], "Completed")
     assert second.stop() == 0
 
     third = spawn()
-    newest = backup("shop")
+    newest = backup(config, primary, "shop")
     assert counted_after(third, newest) == Counter(shop=1)
-    assert set(recorded(paths["state"])) == terminal_backups(primary) == {before, *downtime, newest}
+    assert set(recorded(state)) == terminal_backups(primary) == {before, *downtime, newest}
 
 
 def test_sighup_with_a_broken_file_keeps_the_last_good_config_until_it_is_fixed(spawn, paths):

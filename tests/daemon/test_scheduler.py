@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from drd.clock import SystemClock
 from drd.daemon.jobs import JobContext, JobSpec
-from drd.daemon.scheduler import JobScheduler
+from drd.daemon.scheduler import JobScheduler, ScheduleTrigger
 from drd.outcomes import Outcome, Phase
+from drd.policy.schedule import Schedule
 
 
 class Recording:
@@ -16,7 +19,7 @@ class Recording:
         self.outcomes: list[Outcome] = []
         self.lock = threading.Lock()
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, spec: JobSpec, outcome: Outcome, trigger: str) -> None:
         with self.lock:
             self.outcomes.append(outcome)
 
@@ -106,3 +109,19 @@ def test_shutdown_gives_up_after_the_grace():
     began = time.monotonic()
     assert not scheduler.shutdown(grace_seconds=0.3)
     assert time.monotonic() - began < 1.0
+
+
+def test_scheduled_jobs_fire_at_the_slots_drd_computes():
+    """The trigger is drd's schedule maths: cron's Sunday is 0 (APScheduler's from_crontab would say Monday),
+    a slot falling exactly now fires now, and DST follows drd's rules (02:30 on spring-forward night fires at 03:00).
+    """
+    sundays = ScheduleTrigger(Schedule.parse("0 3 * * 0"))
+    monday = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    sunday_3am = datetime(2026, 3, 8, 3, tzinfo=UTC)
+    assert sundays.get_next_fire_time(None, monday) == sunday_3am
+    assert sundays.get_next_fire_time(None, sunday_3am) == sunday_3am
+    assert sundays.get_next_fire_time(sunday_3am, sunday_3am) == datetime(2026, 3, 15, 3, tzinfo=UTC)
+    berlin = ScheduleTrigger(Schedule.parse("30 2 * * *", timezone=ZoneInfo("Europe/Berlin")))
+    assert berlin.get_next_fire_time(None, datetime(2026, 3, 28, 12, tzinfo=UTC)) == datetime(
+        2026, 3, 29, 1, tzinfo=UTC
+    )

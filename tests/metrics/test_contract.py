@@ -8,13 +8,9 @@ that the contract owns cannot be registered twice.
 from __future__ import annotations
 
 import pytest
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import Gauge
 
-from drd.metrics import Metrics, RpoSample
-from drd.outcomes import Phase
-from tests.store.support import T0
-
-from .support import backup_policy, drill_policy, scrape
+from .support import populate, scrape
 
 CONTRACT: dict[str, tuple[str, set[str]]] = {
     "drd_backup_runs_total": ("counter", {"policy", "cluster", "phase"}),
@@ -59,36 +55,10 @@ def _family_name(metric: str, kind: str) -> str:
     return metric.removesuffix("_total") if kind == "counter" else metric
 
 
-def _populate(registry: CollectorRegistry, metrics: Metrics) -> None:
-    """Give every metric at least one sample, as a daemon that ran everything would."""
-    backup, drill = backup_policy(), drill_policy()
-    metrics.set_rpo_provider(lambda: [RpoSample.for_policy(backup, T0)])
-    metrics.set_policies([backup], [drill])
-    metrics.observe_backup(policy="shop", cluster="primary-east", phase=Phase.COMPLETED, started=T0, completed=T0)
-    metrics.observe_drill(
-        policy="shop-nightly",
-        result="passed",
-        finished=T0,
-        rto_seconds=600,
-        restored_backup_age_seconds=1800,
-        phase_seconds={"restore": 300, "verify": 200, "teardown": 100},
-    )
-    metrics.set_config_errors({"policies/shop.yaml": 2})
-    metrics.set_cluster_reachable("primary-east", True)
-    metrics.set_location_available("primary-east", "default", True)
-    i = metrics.instruments
-    i.restore_runs_total.labels("dr-west", "succeeded").inc()
-    i.upgrade_cluster_phase.labels("fleet-1.32", "canary-east", "soaking").set(1)
-    i.secret_age_seconds.labels("db-password").set(3600)
-    i.secret_rotation_runs_total.labels("db-password", "succeeded").inc()
-    i.runbook_runs_total.labels("failover", "succeeded").inc()
-    i.runbook_step_duration_seconds.labels("failover", "velero-restore").observe(12)
-
-
 @pytest.mark.parametrize("metric", sorted(CONTRACT))
 def test_contract_metric_has_its_type_and_exactly_its_labels(registry, metrics, metric):
     """Each metric of design.md's contract is exposed under its name, with its type and labels."""
-    _populate(registry, metrics)
+    populate(metrics)
     kind, labels = CONTRACT[metric]
     family = scrape(registry)[_family_name(metric, kind)]
     assert kind == family.type
@@ -100,7 +70,7 @@ def test_contract_metric_has_its_type_and_exactly_its_labels(registry, metrics, 
 @pytest.mark.parametrize("metric", sorted(ADDITIONS))
 def test_additional_metric_has_its_type_and_labels(registry, metrics, metric):
     """drd's own additions are exposed with bounded labels only."""
-    _populate(registry, metrics)
+    populate(metrics)
     kind, labels = ADDITIONS[metric]
     family = scrape(registry)[_family_name(metric, kind)]
     assert kind == family.type
@@ -111,7 +81,7 @@ def test_additional_metric_has_its_type_and_labels(registry, metrics, metric):
 
 def test_every_metric_is_documented_in_the_contract_or_the_additions(registry, metrics):
     """No metric appears that this test (and docs/metrics.md) does not know about."""
-    _populate(registry, metrics)
+    populate(metrics)
     known = {_family_name(name, kind) for name, (kind, _) in (CONTRACT | ADDITIONS).items()}
     exposed = {name for name in scrape(registry) if not name.endswith("_created")}
     assert set() == exposed - known

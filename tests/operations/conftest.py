@@ -10,7 +10,7 @@ from drd.clients.kube import KubeClient
 from drd.sandbox.kube.emulator import KubeEmulator
 from tests.sandbox.fixtures import dr, primary, sandbox
 
-__all__ = ["bare", "dr", "primary", "sandbox"]
+__all__ = ["bare", "dr", "emulated", "primary", "sandbox"]
 
 
 @pytest.fixture
@@ -19,4 +19,13 @@ def bare() -> Iterator[KubeClient]:
     with KubeEmulator() as emulator:
         kube = KubeClient.from_api_url(emulator.url, cluster="bare")
         yield kube
+        kube.close()
+
+
+@pytest.fixture
+def emulated() -> Iterator[tuple[KubeEmulator, KubeClient]]:
+    """A bare cluster (no controllers, no Velero) and drd's client of it, for tests that drive the API themselves."""
+    with KubeEmulator() as emulator:
+        kube = KubeClient.from_api_url(emulator.url, cluster="emulated")
+        yield emulator, kube
         kube.close()

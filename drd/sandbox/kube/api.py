@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from drd.sandbox.kube import discovery, errors, openapi, routing, tables, watch
+from drd.sandbox.kube import discovery, errors, logs, openapi, proxy, routing, tables, watch
 from drd.sandbox.kube.deletion import Propagation
 from drd.sandbox.kube.patches import PatchType
 from drd.sandbox.kube.registry import ResourceType
@@ -117,19 +117,20 @@ class Api:
             raise errors.RouteNotFound()
         if isinstance(target, routing.DiscoveryPath):
             return self._discovery(request, target)
+        if isinstance(target, routing.ProxyPath):
+            return Response(*proxy.serve(self.store, request.method, target))
         rt = self._resource(target)
-        method = request.method.upper()
-        if method == "GET":
-            return self._get(request, rt, target)
-        if method == "POST":
-            return self._create(request, rt, target)
-        if method == "PUT":
-            return self._update(request, rt, target)
-        if method == "PATCH":
-            return self._patch(request, rt, target)
-        if method == "DELETE":
-            return self._delete(request, rt, target)
-        raise errors.MethodNotAllowed()
+        verbs: dict[str, Callable[[Request, ResourceType, routing.ResourcePath], Response | WatchResponse]] = {
+            "GET": self._get,
+            "POST": self._create,
+            "PUT": self._update,
+            "PATCH": self._patch,
+            "DELETE": self._delete,
+        }
+        verb = verbs.get(request.method.upper())
+        if verb is None:
+            raise errors.MethodNotAllowed()
+        return verb(request, rt, target)
 
     def _resource(self, target: routing.ResourcePath) -> ResourceType:
         rt = self.store.registry.get(target.group, target.version, target.plural)
@@ -144,6 +145,7 @@ class Api:
             (sub == "status" and rt.status_subresource)
             or (sub == "scale" and rt.scale is not None)
             or (sub == "finalize" and rt.plural == "namespaces" and not rt.group)
+            or (sub == "log" and rt.plural == "pods" and not rt.group)
         ):
             raise errors.RouteNotFound()
         return rt
@@ -202,12 +204,23 @@ class Api:
             return self._list(request, rt, target)
         if target.watch:
             return self._watch(request, rt, target)
+        if target.subresource == "log":
+            return self._log(request, rt, target.name, target.namespace)
         obj = self.store.get(rt, target.name, namespace=target.namespace, subresource=_scale_only(target))
         if self._wants_table(request) and target.subresource is None:
             meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
             return Response(200, tables.table(rt, [obj], now=self.store.clock.now(), meta=meta))
         self._negotiate_json(request)
         return Response(200, obj)
+
+    def _log(self, request: Request, rt: ResourceType, name: str, namespace: str | None) -> Response:
+        """``pods/<name>/log``: plain text (the HTTP layer sends a ``str`` body as ``text/plain``)."""
+        tail = _int_param(request, "tailLines")
+        if tail is not None and tail < 0:  # ValidatePodLogOptions, reported as NewInvalid (422)
+            problem = errors.invalid_value("tailLines", tail, "must be greater than or equal to 0")
+            raise errors.Invalid(errors.GroupKind("", "PodLogOptions"), name, [problem])
+        pod = self.store.get(rt, name, namespace=namespace)
+        return Response(200, logs.pod_log(pod, container=request.param("container") or None, tail_lines=tail))
 
     def _list(self, request: Request, rt: ResourceType, target: routing.ResourcePath) -> Response:
         limit = _int_param(request, "limit")

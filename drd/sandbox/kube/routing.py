@@ -2,12 +2,14 @@
 
 ``/api/v1/namespaces/ns/configmaps/c`` → :class:`ResourcePath` (core group,
 namespace ``ns``, plural ``configmaps``, name ``c``); discovery paths →
-:class:`DiscoveryPath`. Parsing is purely syntactic: whether the resource exists
+:class:`DiscoveryPath`; a Service's proxy (``/api/v1/namespaces/ns/services/web:80/proxy/healthz``)
+→ :class:`ProxyPath`. Parsing is purely syntactic: whether the resource exists
 and the scope is right is decided against the registry by the API layer.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +17,7 @@ DiscoveryKind = Literal["version", "api", "apis", "group", "group_version", "ope
 
 NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 _FIXED: dict[str, DiscoveryKind] = {"version": "version", "api": "api", "apis": "apis"}
+_SERVICE_PROXY = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/services/(?P<service>[^/]+)/proxy(?P<path>/.*)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +43,26 @@ class ResourcePath:
     """The deprecated ``/watch/`` path prefix was used."""
 
 
-def parse(path: str) -> DiscoveryPath | ResourcePath | None:
+@dataclass(frozen=True, slots=True)
+class ProxyPath:
+    """The proxy subresource of a Service: the request goes on to one of its Ready pods."""
+
+    namespace: str
+    service: str
+    """The service reference as written: ``name``, ``name:port`` or ``scheme:name:port``."""
+    path: str
+    """The path for the backend, from its leading ``/`` (``/`` when the URL ends at ``proxy``)."""
+
+
+def parse(path: str) -> DiscoveryPath | ResourcePath | ProxyPath | None:
     """What an URL path (without query) addresses, or ``None`` if no API serves it."""
+    proxied = _SERVICE_PROXY.match(path)
+    if proxied:
+        return ProxyPath(proxied["ns"], proxied["service"], proxied["path"] or "/")
+    return _api_path(path)
+
+
+def _api_path(path: str) -> DiscoveryPath | ResourcePath | None:
     segments = [s for s in path.split("/") if s]
     if len(segments) == 1 and segments[0] in _FIXED:
         return DiscoveryPath(_FIXED[segments[0]])

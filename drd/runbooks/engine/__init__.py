@@ -1,0 +1,1 @@
+"""The durable runbook engine: runs, locks, dry runs (see docs/runbooks.md)."""
