@@ -27,6 +27,9 @@ from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import DEPLOYMENTS, STATEFULSETS, VELERO_BACKUPS, VELERO_RESTORES, VELERO_SCHEDULES
 from drd.clock import SystemClock
 from drd.daemon.app import Daemon
+from drd.daemon.drill_recorder import finish_drill
+from drd.drills import report
+from drd.drills.run import start_drill
 from drd.outcomes import Outcome
 from drd.sandbox.environment import Sandbox, SandboxOptions
 from drd.sandbox.files import write_files
@@ -66,16 +69,16 @@ def run_demo(out: TextIO, *, directory: Path | None = None, options: SandboxOpti
         say.fact(f"wrote {paths['env']} (source it), {paths['kubeconfig']}, {paths['config']}/")
         daemon = _start_daemon(paths, say)
         try:
-            return _story(sandbox, daemon, say)
+            return _story(sandbox, daemon, say, directory)
         finally:
             daemon.shutdown()
 
 
-def _story(sandbox: Sandbox, daemon: Daemon, say: Narrator) -> int:
+def _story(sandbox: Sandbox, daemon: Daemon, say: Narrator, directory: Path | None) -> int:
     primary = sandbox.cluster("primary-east").kube
     _show_schedules(daemon, primary, say)
     backup_name = _backup_now(sandbox, daemon, say)
-    if backup_name is None or not _round_trip(sandbox, backup_name, say):
+    if backup_name is None or not _round_trip(sandbox, daemon, backup_name, say, directory):
         return 1
     if not _scheduled_backup(daemon, primary, say):
         return 1
@@ -122,7 +125,7 @@ def _backup_now(sandbox: Sandbox, daemon: Daemon, say: Narrator) -> str | None:
     return backup_name
 
 
-def _round_trip(sandbox: Sandbox, backup_name: str, say: Narrator) -> bool:
+def _round_trip(sandbox: Sandbox, daemon: Daemon, backup_name: str, say: Narrator, directory: Path | None) -> bool:
     dr = sandbox.cluster("dr-west").kube
     began = time.monotonic()
     say.step("Replication to us-west-2, then Velero's backup sync in dr-west (through a ReadOnly location)")
@@ -132,16 +135,28 @@ def _round_trip(sandbox: Sandbox, backup_name: str, say: Narrator) -> bool:
         return False
     location = synced["spec"]["storageLocation"]
     say.fact(f"dr-west sees {backup_name} via location {location!r}, {time.monotonic() - began:.1f}s later")
-    say.step("Restore it in dr-west, namespace shop mapped to drill-shop, until the shop is Ready")
-    restore_started = time.monotonic()
-    restore = _restore(dr, backup_name, say)
-    if restore["status"]["phase"] != RestorePhase.COMPLETED:
-        say.fact(f"restore ended {restore['status']['phase']}")
-        return False
-    if not _wait_ready(dr, "drill-shop", say):
-        return False
-    say.fact(f"restore requested → Ready: {time.monotonic() - restore_started:.1f}s (what a drill measures as RTO)")
-    return True
+    return _drill(daemon, say, directory)
+
+
+def _drill(daemon: Daemon, say: Narrator, directory: Path | None) -> bool:
+    """A real cross-region restore drill of the shop (drd drill run shop-drill), on the daemon's engine."""
+    say.step("Drill: restore the shop into isolated namespaces of dr-west, prove it works, measure, tear down")
+    config = daemon.config.current
+    assert config is not None
+    assert daemon.runbook_runs is not None
+    assert daemon.store is not None
+    assembly = daemon.runbook_runs.assembly(config)
+    record = start_drill(assembly.engine, config, config.drill_policies["shop-drill"], trigger="demo")
+    final = assembly.engine.execute(record.id)
+    evidence = finish_drill(daemon.store, record.id, config=config)
+    for line in report.render_text(evidence).splitlines():
+        if line.strip():
+            say.fact(line)
+    if directory is not None:
+        page = directory / "drill-report.html"
+        page.write_text(report.render_html(evidence), encoding="utf-8")
+        say.fact(f"evidence for auditors: {page} (drd drill report {record.id} --html FILE)")
+    return final.phase.terminal and evidence["result"] == "passed"
 
 
 def _scheduled_backup(daemon: Daemon, primary: KubeClient, say: Narrator) -> bool:

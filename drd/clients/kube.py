@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -41,6 +41,8 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 TEXT = "text/plain, */*"
+EXEC_OUTPUT_LIMIT = 1 << 20
+"""How many characters of stdout and of stderr :meth:`KubeClient.exec` keeps; the rest is read and dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,15 @@ class WatchEvent:
     @property
     def resource_version(self) -> str:
         return str(self.object.get("metadata", {}).get("resourceVersion", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """How a command run in a container ended: its exit code and what it wrote."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +245,96 @@ class KubeClient:
         if refusal is not None:
             raise self._status_error(refusal, raw.status)
         return HttpResponse(raw.status, bytes(body[:max_body]), latency_ms, received, truncated)
+
+    # Exec
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str | None = None,
+        timeout_seconds: float | None = None,
+    ) -> ExecResult:
+        """Run ``command`` (an argv, no shell) in a pod's container through the API server, as ``kubectl exec``.
+
+        Waits for the command to end; a non-zero exit code is a result, not an error.
+        ``container`` may be omitted for a pod with one container. Raised:
+        KubeNotFound (no such pod), KubeInvalid (a container must be named, an unknown
+        container, a container not running, no command), KubeForbidden (drd may not use
+        ``pods/exec``), KubeUnavailable (the API server is unreachable, the connection
+        broke, the command could not be started, or it did not end within
+        ``timeout_seconds``, by default the client's timeout). stdout and stderr keep at
+        most :data:`EXEC_OUTPUT_LIMIT` characters each.
+        """
+        if isinstance(command, str):
+            raise TypeError(f"command must be an argv list, not the string {command!r}")
+        # kubernetes.stream brings websocket-client and requests: only callers of exec pay for importing them
+        from kubernetes.stream import stream
+        from websocket import WebSocketException  # kubernetes.stream's transport, installed with kubernetes
+
+        what = f"exec in pod {namespace}/{pod}"
+        timeout = timeout_seconds or self.timeout_seconds
+        # An ApiClient of its own: stream() swaps call_api on the client it is given, which
+        # would hijack the requests other threads make through this KubeClient meanwhile.
+        api_client = k8s.ApiClient(self._api.configuration)
+        try:
+            try:
+                session = stream(
+                    k8s.CoreV1Api(api_client).connect_get_namespaced_pod_exec,
+                    pod,
+                    namespace,
+                    command=list(command),
+                    container=container,
+                    stdin=False,
+                    stdout=True,
+                    stderr=True,
+                    tty=False,
+                    _preload_content=False,
+                )
+            except k8s.ApiException as exc:
+                raise self._exec_refused(exc, what) from exc
+            try:
+                return self._exec_result(session, what, timeout)
+            except (WebSocketException, OSError) as exc:
+                raise KubeUnavailable(f"{what}: connection lost ({type(exc).__name__})", system=self.system) from exc
+            finally:
+                session.close(timeout=0)  # a close frame, without waiting for the server's (it has usually sent it)
+                session.sock.shutdown()  # close() leaves the socket open once the server has closed first
+        finally:
+            api_client.close()  # type: ignore[no-untyped-call]
+
+    def _exec_refused(self, exc: k8s.ApiException, what: str) -> KubeError:
+        """The API server's refusal of the upgrade (404, 400, 403…), or the failure to reach it at all."""
+        cause = exc.__context__  # kubernetes.stream re-raises the handshake failure as ApiException(status=0)
+        code = getattr(cause, "status_code", None)
+        if isinstance(code, int):
+            return self._status_error(_parse(getattr(cause, "resp_body", None)), code)
+        return KubeUnavailable(f"{what}: unreachable ({type(cause or exc).__name__})", system=self.system)
+
+    def _exec_result(self, session: Any, what: str, timeout: float) -> ExecResult:
+        """Read stdout, stderr and the exit status until the server closes; the status is channel 3's ``Status``."""
+        deadline = time.monotonic() + timeout
+        session.sock.settimeout(timeout)  # bounds a read of a frame the server sends only in part
+        output: dict[int, str] = {1: "", 2: "", 3: ""}
+        while session.is_open():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KubeUnavailable(f"{what}: the command did not end within {timeout:g} s", system=self.system)
+            session.update(timeout=remaining)
+            for channel, text in output.items():
+                output[channel] = (text + session.read_channel(channel))[:EXEC_OUTPUT_LIMIT]
+            session.read_all()  # drops the client's second copy of stdout and stderr, which would grow unbounded
+        status = _parse(output[3])
+        if not status:
+            raise KubeUnavailable(f"{what}: the connection closed without an exit status", system=self.system)
+        if status.get("status") == "Success":
+            return ExecResult(0, output[1], output[2])
+        causes = (status.get("details") or {}).get("causes") or []
+        exit_code = next((str(c.get("message")) for c in causes if c.get("reason") == "ExitCode"), "")
+        if status.get("reason") != "NonZeroExitCode" or not exit_code.isdigit():
+            raise self._status_error(status, int(status.get("code") or 500))  # the command could not be started
+        return ExecResult(int(exit_code), output[1], output[2])
 
     # Writes
     def create(

@@ -30,6 +30,7 @@ from drd.daemon import catchup, leader_config
 from drd.daemon.backup_observer import BackupObserver
 from drd.daemon.cluster_health import HealthBoard, check_cluster
 from drd.daemon.config_source import ConfigSource
+from drd.daemon.drills import DrillFinisher, check_freshness, run_drill, sweep_drill_namespaces
 from drd.daemon.http import HealthServer
 from drd.daemon.jobs import JobContext, JobSpec
 from drd.daemon.leader import LeaderElector
@@ -38,6 +39,7 @@ from drd.daemon.recorder import Recorder
 from drd.daemon.rpo import RpoWatch
 from drd.daemon.runbook_runs import RunbookRuns
 from drd.daemon.scheduler import JobScheduler
+from drd.drills.run import KIND as DRILL_KIND
 from drd.errors import ConfigError
 from drd.metrics import Metrics
 from drd.operations.notification import Notification
@@ -46,7 +48,9 @@ from drd.outcomes import Outcome, Phase
 from drd.policy.loader import Config
 from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.cluster import Cluster, Role
+from drd.policy.models.drill import DrillPolicy
 from drd.runbooks.observer import MetricsObserver
+from drd.runbooks.usage import backups_in_use
 from drd.settings import Settings
 from drd.store import Store, open_store
 
@@ -55,6 +59,8 @@ log = structlog.get_logger(__name__)
 SCHEDULE_RECONCILE_SECONDS = 60.0
 RETENTION_SECONDS = 300.0
 RPO_CHECK_SECONDS = 30.0
+SWEEP_SECONDS = 60.0
+"""How often expired drill namespaces are looked for."""
 RUNBOOK_POLL_SECONDS = 5.0
 """How often the leader looks for runbook runs to carry on (detached, approved, queued, interrupted)."""
 HEALTH_CHECK_SECONDS = 15.0
@@ -120,7 +126,13 @@ class Daemon:
             config=lambda: self.config.current,
             identity=self.identity,
             clock=self.clock,
-            observer=MetricsObserver(self.metrics),
+            observer=DrillFinisher(
+                store=self.store,
+                metrics=self.metrics,
+                config=lambda: self.config.current,
+                notifier=self.notifier,
+                then=MetricsObserver(self.metrics),
+            ),
         )
         self.http.start()
         self._load_config()
@@ -283,14 +295,63 @@ class Daemon:
                         interval_seconds=RETENTION_SECONDS,
                     )
                 )
+        jobs += self._drill_jobs(config)
         return jobs
+
+    def _drill_jobs(self, config: Config) -> list[JobSpec]:
+        """Each DrillPolicy on its schedule (missed slots caught up once), the sweeper, the freshness check."""
+        jobs = [
+            JobSpec(
+                id="drills:sweep",
+                kind="sweep",
+                subject="drill-namespaces",
+                func=functools.partial(self._sweep_drills, config),
+                inputs=(config,),
+                interval_seconds=SWEEP_SECONDS,
+            ),
+            JobSpec(
+                id="drills:freshness",
+                kind="freshness",
+                subject="drills",
+                func=functools.partial(self._check_drill_freshness, config),
+                inputs=(config,),
+                interval_seconds=RPO_CHECK_SECONDS,
+            ),
+        ]
+        for name, policy in sorted(config.drill_policies.items()):
+            jobs.append(
+                JobSpec(
+                    id=f"drill:{name}",
+                    kind=DRILL_KIND,
+                    subject=name,
+                    func=functools.partial(self._drill, config, policy),
+                    inputs=(policy, config.clusters.get(policy.spec.target)),
+                    schedule=policy.spec.schedule,
+                    catch_up="once",
+                    starting_deadline=policy.spec.effective_timeout,
+                    retries=0,
+                )
+            )
+        return jobs
+
+    def _drill(self, config: Config, policy: DrillPolicy) -> Outcome:
+        assert self.runbook_runs is not None
+        return run_drill(self.runbook_runs.assembly(config), config, policy, trigger="schedule", clock=self.clock)
+
+    def _sweep_drills(self, config: Config) -> Outcome:
+        return sweep_drill_namespaces(config, self.connections, clock=self.clock)
+
+    def _check_drill_freshness(self, config: Config) -> Outcome:
+        assert self.store is not None
+        return check_freshness(config, self.store, self.metrics, clock=self.clock)
 
     # Jobs
     def _reconcile_schedule(self, policy: BackupPolicy, cluster: Cluster) -> Outcome:
         return backups.reconcile_schedule(self.connections.get(cluster), policy, cluster, clock=self.clock)
 
     def _prune(self, policy: BackupPolicy, cluster: Cluster) -> Outcome:
-        return backups.prune(self.connections.get(cluster), policy, cluster, in_use=frozenset(), clock=self.clock)
+        in_use = backups_in_use(self.store) if self.store is not None else frozenset()
+        return backups.prune(self.connections.get(cluster), policy, cluster, in_use=in_use, clock=self.clock)
 
     def _carry_on_runbooks(self) -> Outcome:
         assert self.runbook_runs is not None
@@ -329,7 +390,7 @@ class Daemon:
 
         Every run of a scheduled job is stored, no-op or not: its runs are what its catch-up reads.
         """
-        if outcome.kind in ("health", "rpo", "runbooks"):
+        if outcome.kind in ("health", "rpo", "runbooks", "sweep", "freshness", DRILL_KIND):  # drills record themselves
             log.debug("check_finished", **outcome.fields())
             return
         no_op = outcome.phase is Phase.SKIPPED or (

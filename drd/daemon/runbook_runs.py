@@ -27,11 +27,14 @@ from drd.runbooks.engine.locks import RunExecuting
 from drd.runbooks.engine.runner import KIND, STOPPED, RunObserver
 from drd.settings import Settings
 from drd.store import Store
+from drd.store.records import RunRecord
 
 log = structlog.get_logger(__name__)
 
 WORKERS = 4
 """Runs executed at once by one daemon."""
+KINDS = (KIND, "drill")
+"""Run kinds executed on the engine: runbook runs, and drills (runs of the drill-cross-region runbook)."""
 
 
 class RunbookRuns:
@@ -84,11 +87,14 @@ class RunbookRuns:
     def _unfinished(self) -> list[str]:
         runs = []
         for phase in (Phase.PENDING, Phase.IN_PROGRESS, Phase.WAITING):
-            for record in self._store.list_runs(kind=KIND, phase=phase, limit=200):
+            for record in self._runs(phase):
                 if (record.details.get("waiting") or {}).get("reason") in STOPPED:
                     continue
                 runs.append(record.id)
         return sorted(runs)
+
+    def _runs(self, phase: Phase) -> list[RunRecord]:
+        return [r for kind in KINDS for r in self._store.list_runs(kind=kind, phase=phase, limit=200)]
 
     def _execute(self, config: Config, run_id: str) -> None:
         try:
@@ -106,6 +112,10 @@ class RunbookRuns:
         finally:
             with self._lock:
                 self._in_flight.discard(run_id)
+
+    def assembly(self, config: Config) -> Assembly:
+        """The engine (and its environment) for ``config``, shared by every run this daemon executes."""
+        return self._engine(config)
 
     def _engine(self, config: Config) -> Assembly:
         with self._lock:

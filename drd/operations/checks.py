@@ -13,26 +13,29 @@ the caller's business (a drill's verify phase): one call is one probe.
 
 HTTP checks reach a Service either directly by URL or, from outside the
 cluster, through the API server's service proxy, as ``kubectl get --raw`` does.
-Body excerpts in ``observed`` are redacted and short.
+Exec checks run a command in a pod through the API server, as ``kubectl exec``
+does. Body and output excerpts in ``observed`` are redacted and short.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from drd import redaction
 from drd.clients import http
-from drd.clients.errors import KubeNotFound, KubeUnavailable
-from drd.clients.kube import KubeClient
-from drd.clients.kube_resources import Resource
+from drd.clients.errors import KubeInvalid, KubeNotFound, KubeUnavailable
+from drd.clients.kube import ExecResult, KubeClient
+from drd.clients.kube_resources import PODS, Resource
 from drd.errors import ConfigError
 
 EXCERPT_CHARS = 200
-"""How much of a response body a result keeps (redacted)."""
+"""How much of a response body or of a command's output a result keeps (redacted)."""
+DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,110 @@ def resource_exists_check(
         detail = f"{what} is being deleted (since {metadata['deletionTimestamp']})"
         return _result(check, "resourceExists", started, passed=False, detail=detail, observed=observed)
     return _result(check, "resourceExists", started, passed=True, detail=f"{what} exists", observed=observed)
+
+
+def exec_check(
+    kube: KubeClient,
+    *,
+    namespace: str,
+    selector: str,
+    command: Sequence[str],
+    container: str | None = None,
+    expect_exit_code: int = 0,
+    timeout: float = 120.0,
+    label: str | None = None,
+) -> CheckResult:
+    """``command`` run in a Running, Ready pod matching the label ``selector`` exits with ``expect_exit_code``.
+
+    The first such pod by name is used. ``container`` defaults to the pod's default
+    container, as for kubectl: the one its ``kubectl.kubernetes.io/default-container``
+    annotation names, else the first. ``timeout`` bounds the command (seconds).
+    """
+    if isinstance(command, str) or not command:
+        raise ConfigError("exec check: command must be a non-empty argv list such as ['pg_isready', '-U', 'app']")
+    if not selector.strip():
+        raise ConfigError("exec check: selector must select pods by label (such as app=db); empty matches all")
+    if not 0 <= expect_exit_code <= 255 or timeout <= 0:
+        raise ConfigError("exec check: expect_exit_code must be 0-255 and timeout positive")
+    name = label or f"exec {command[0]} in {selector}"
+    where = f'namespace "{namespace}" on {kube.cluster}'
+    started = time.perf_counter()
+    try:
+        pods = kube.list_objects(PODS, namespace=namespace, label_selector=selector).items
+    except KubeInvalid as exc:
+        raise ConfigError(f"exec check {name!r}: selector {selector!r}: {exc}") from exc
+    except KubeUnavailable as exc:
+        return _failed(name, "exec", started, f"could not ask the API server: {exc}", error=exc)
+    pod = next((p for p in pods if _running_and_ready(p)), None)
+    if pod is None:
+        return _result(name, "exec", started, passed=False, detail=_no_pod(pods, selector, where), observed={})
+    pod_name = str(pod["metadata"]["name"])
+    containers = [str(c.get("name", "")) for c in (pod.get("spec") or {}).get("containers") or []]
+    chosen = container or _default_container(pod, containers)
+    target = f"pod {namespace}/{pod_name} container {chosen} on {kube.cluster}"
+    if chosen not in containers:
+        detail = f"pod {pod_name} in {where} has no container {chosen!r} (it has: {', '.join(containers)})"
+        return _result(name, "exec", started, passed=False, detail=detail, observed={"target": target})
+    try:
+        result = kube.exec(namespace, pod_name, command, container=chosen, timeout_seconds=timeout)
+    except (KubeNotFound, KubeInvalid, KubeUnavailable) as exc:
+        return _failed(
+            name, "exec", started, f"could not run {_argv(command)} in {target}: {exc}", error=exc, target=target
+        )
+    return _judge_exec(
+        name, started, result, command=command, pod=f"{namespace}/{pod_name}", target=target, expect=expect_exit_code
+    )
+
+
+def _running_and_ready(pod: Mapping[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return ready and status.get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+
+
+def _no_pod(pods: list[dict[str, Any]], selector: str, where: str) -> str:
+    if not pods:
+        return f"no pod matches {selector} in {where}"
+    states = [f"{pod['metadata']['name']}: {_pod_state(pod)}" for pod in pods[:3]]
+    more = f", and {len(pods) - 3} more" if len(pods) > 3 else ""
+    return (
+        f"none of the {len(pods)} pods matching {selector} in {where} is Running and Ready ({'; '.join(states)}{more})"
+    )
+
+
+def _pod_state(pod: Mapping[str, Any]) -> str:
+    if pod["metadata"].get("deletionTimestamp"):
+        return "terminating"
+    phase = str((pod.get("status") or {}).get("phase") or "Pending")
+    return f"{phase}, not ready" if phase == "Running" else phase
+
+
+def _default_container(pod: Mapping[str, Any], containers: list[str]) -> str:
+    named = str((pod["metadata"].get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION) or "")
+    return named if named in containers else (containers[0] if containers else "")
+
+
+def _argv(command: Sequence[str]) -> str:
+    joined = shlex.join(command)
+    return joined if len(joined) <= 80 else joined[:79] + "…"
+
+
+def _judge_exec(
+    name: str, started: float, result: ExecResult, *, command: Sequence[str], pod: str, target: str, expect: int
+) -> CheckResult:
+    observed: dict[str, Any] = {
+        "target": target,
+        "exit_code": result.exit_code,
+        "stdout": redaction.redact_text(result.stdout[:EXCERPT_CHARS]),
+        "stderr": redaction.redact_text(result.stderr[:EXCERPT_CHARS]),
+    }
+    if result.exit_code != expect:
+        reason = _first_line(result.stderr) or _first_line(result.stdout)
+        detail = f"{_argv(command)} exited {result.exit_code}, expected {expect} (pod {pod})"
+        detail += f": {reason}" if reason else ""
+        return _result(name, "exec", started, passed=False, detail=redaction.redact_text(detail), observed=observed)
+    detail = f"{_argv(command)} exited {result.exit_code} as expected (pod {pod})"
+    return _result(name, "exec", started, passed=True, detail=redaction.redact_text(detail), observed=observed)
 
 
 def _no_proxy_fields(**fields: object) -> None:

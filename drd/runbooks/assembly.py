@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +34,15 @@ class Assembly:
         self.connections.close()
 
 
+ACTOR_ENV = "DRD_ACTOR"
+"""Environment variable naming the person at the CLI when ``user@host`` does not (a shared account, CI)."""
+
+
 def local_identity() -> str:
-    """``user@host``: who acts when a person runs the CLI."""
+    """Who acts when a person runs the CLI: ``$DRD_ACTOR`` when set, else ``user@host``."""
+    actor = os.environ.get(ACTOR_ENV, "").strip()
+    if actor:
+        return actor
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

@@ -15,6 +15,7 @@ clock, and the scheduled job's next real slot (03:00 UTC) is far from any test's
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -349,10 +350,10 @@ def test_the_daemon_stores_every_run_of_a_scheduled_job_even_a_no_op_with_its_tr
     daemon = Daemon(settings, clock=clock, identity="test")
     daemon._recorder = Recorder(store=store, metrics=daemon.metrics)
     harness = Harness(store, clock)
-    skipped = Outcome("drill", "shop", Phase.SKIPPED, NOW, NOW, {"reason": "no backup yet"})
-    interval = JobSpec(id="drill:shop", kind="drill", subject="shop", func=lambda: skipped, interval_seconds=60)
+    skipped = Outcome("report", "shop", Phase.SKIPPED, NOW, NOW, {"reason": "nothing to report"})
+    interval = JobSpec(id="report:shop", kind="report", subject="shop", func=lambda: skipped, interval_seconds=60)
 
     daemon._record(interval, skipped, "schedule")
-    assert store.list_runs(kind="drill") == []
-    daemon._record(harness.drill(), skipped, "catch-up")
-    assert [(r.phase, r.trigger) for r in store.list_runs(kind="drill")] == [(Phase.SKIPPED, "catch-up")]
+    assert store.list_runs(kind="report") == []
+    daemon._record(dataclasses.replace(harness.drill(), kind="report"), skipped, "catch-up")
+    assert [(r.phase, r.trigger) for r in store.list_runs(kind="report")] == [(Phase.SKIPPED, "catch-up")]

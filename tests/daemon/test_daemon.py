@@ -216,3 +216,28 @@ def test_the_leader_executes_a_runbook_run_submitted_without_waiting(daemon, pri
         assembly.close()
     assert done.phase is Phase.COMPLETED
     assert primary.get(NAMESPACES, "shop")["metadata"]["annotations"]["drd.dev/touched"] == "yes"
+
+
+def test_a_detached_drill_is_run_by_the_daemon_which_keeps_its_evidence_and_counts_it(daemon, sandbox, primary, dr):
+    """A drill submitted without waiting is executed by the leader; its evidence is stored and the metrics count it."""
+    from drd.drills.run import start_drill
+    from drd.runbooks.assembly import assemble
+    from tests.runbooks.engine.conftest import policy_backup
+    from tests.sandbox.velero.support import eventually, synced
+
+    policy_backup(primary, "shop-drilled")
+    for replicator in sandbox.replicators:
+        replicator.replicate_once()
+    sandbox.cluster("dr-west").velero.run_periodic_now()
+    synced(dr, "shop-drilled")
+    config = daemon.config.current
+    assembly = assemble(daemon.settings, config, daemon.store, identity="alice@test")
+    try:
+        run = start_drill(assembly.engine, config, config.drill_policies["shop-drill"], trigger="cli")
+    finally:
+        assembly.close()
+    done = eventually(lambda: (r := daemon.store.get_run(run.id)).details.get("evidence") and r, timeout=60)
+    assert done.details["evidence"]["result"] == "passed", done.details["evidence"]["failure"]
+    samples = scrape(daemon)
+    assert value(samples, "drd_drill_runs_total", policy="shop-drill", target_cluster="dr-west", result="passed") == 1
+    assert value(samples, "drd_objective_met", policy="shop-drill", objective="rto") == 1

@@ -42,6 +42,12 @@ def register(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     choice.add_argument("--mark-succeeded", metavar="STEP", help="vouch that an interrupted step did happen")
     choice.add_argument("--skip", metavar="STEP", help="skip a step that must not run")
     resume.add_argument("--reason", default="", help="why (recorded in the audit trail)")
+    cancel = command(
+        "cancel", "stop a run that has not finished: undo what succeeded (--compensate), run finally", "cancel"
+    )
+    cancel.add_argument("run_id", metavar="RUN")
+    cancel.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    cancel.add_argument("--compensate", action="store_true", help="run the compensations of the steps that succeeded")
     for verb in ("approve", "reject"):
         decide = command(verb, f"{verb} a run waiting at an approval step", verb)
         decide.add_argument("run_id", metavar="RUN")

@@ -104,6 +104,14 @@ def resume(ctx: CliContext, args: argparse.Namespace) -> int:
         return _report(ctx, store, final)
 
 
+def cancel(ctx: CliContext, args: argparse.Namespace) -> int:
+    with _engine(ctx) as (assembly, store):
+        assembly.engine.cancel(args.run_id, actor=local_identity(), reason=args.reason, compensate=args.compensate)
+        final = assembly.engine.execute(args.run_id)
+        _print_run(ctx, store, final)
+        return ExitCode.OK if final.phase.terminal else ExitCode.FAILED
+
+
 def approve(ctx: CliContext, args: argparse.Namespace) -> int:
     return _decide(ctx, args, approve=True)
 
@@ -223,7 +231,7 @@ def _show_runbook(ctx: CliContext, runbook: Runbook) -> int:
     if ctx.output != "table":
         ctx.render(runbook.model_dump(mode="json", by_alias=True, exclude_none=True))
         return ExitCode.OK
-    ctx.stdout.write(f"{runbook.name}  (digest {runbook.digest[:12]})\n")
+    ctx.stdout.write(f"{runbook.name}  (digest {_short(runbook.digest)})\n")
     if spec.description:
         ctx.stdout.write(spec.description.strip() + "\n")
     ctx.stdout.write("\nparameters:\n")
@@ -245,7 +253,7 @@ def _print_plan(ctx: CliContext, document: dict[str, Any]) -> None:
         ctx.render({"dryRun": True, **document})
         return
     ctx.stdout.write(
-        f"{document['runbook']} (digest {document['digest'][:12]})  target {document['target'] or '-'}"
+        f"{document['runbook']} (digest {_short(document['digest'])})  target {document['target'] or '-'}"
         f"  lock: {document['lock'] or '-'}  mode: dry run (nothing will change)\n"
     )
     rows = []
@@ -300,6 +308,12 @@ def _state(record: RunRecord) -> str:
     if waiting:
         return f"{waiting.get('reason')} at {waiting.get('step')}" if waiting.get("step") else str(waiting["reason"])
     return str(record.details.get("state", ""))
+
+
+def _short(digest: str) -> str:
+    """``sha256:`` and the first 12 hex digits, as a digest is shown."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}" if hexdigits else digest[:12]
 
 
 def _brief(outputs: dict[str, Any]) -> str:

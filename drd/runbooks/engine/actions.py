@@ -43,6 +43,9 @@ class ActionResult:
 
     outputs: Mapping[str, Any] = field(default_factory=dict)
     secret: frozenset[str] = frozenset()
+    failure: str | None = None
+    """Set when the step ran to the end but its verdict is a failure (a check that did not pass): the step
+    is recorded Failed *with* its outputs, which later steps and the evidence read."""
 
 
 @dataclass(frozen=True, slots=True)

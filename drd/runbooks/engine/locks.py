@@ -67,10 +67,15 @@ class LockHeld(PermanentError):
 
 
 class RunExecuting(TemporaryError):
-    """Another live process is executing this run right now."""
+    """Another live process is executing this run right now (or died less than a lease ago)."""
 
-    def __init__(self, run_id: str, executor: str) -> None:
-        super().__init__(f"run {run_id} is being executed by {executor}", delay=5.0)
+    def __init__(self, run_id: str, executor: str, *, until: datetime | None = None) -> None:
+        when = (
+            f" (its heartbeat is valid until {until:%H:%M:%S} UTC: if that process is dead, retry then)"
+            if until
+            else ""
+        )
+        super().__init__(f"run {run_id} is being executed by {executor}{when}", delay=5.0)
         self.executor = executor
 
 
@@ -82,6 +87,11 @@ class LockState:
     executor: str | None
     heartbeat: datetime | None
     duration_seconds: int
+
+    @property
+    def expires(self) -> datetime | None:
+        """When the executor's heartbeat lapses unless renewed."""
+        return self.heartbeat + timedelta(seconds=self.duration_seconds) if self.heartbeat else None
 
     def executor_alive(self, now: datetime) -> bool:
         """A heartbeat younger than the lease duration means a process is executing the run."""
@@ -139,7 +149,7 @@ class RunLocks:
                 raise LockHeld(target, state.holder)
             foreign = state.holder == run_id and state.executor not in (None, executor)
             if foreign and state.executor_alive(self._clock.now()):
-                raise RunExecuting(run_id, state.executor or "")
+                raise RunExecuting(run_id, state.executor or "", until=state.expires)
             with contextlib.suppress(KubeConflict, KubeNotFound):
                 kube.replace(LEASES, self._claimed(lease, run_id, executor), namespace=self.namespace)
                 return

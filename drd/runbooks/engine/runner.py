@@ -44,8 +44,8 @@ from drd.outcomes import Outcome, Phase
 from drd.runbooks.engine.actions import Action, ActionResult, StepCall
 from drd.runbooks.engine.definition import COMPENSATION_BASE, FINALLY_BASE, RunbookDef, StepDef, compile_runbook
 from drd.runbooks.engine.environment import Environment
-from drd.runbooks.engine.locks import LockHeld, RunLocks, Target
-from drd.runbooks.spec import catalog
+from drd.runbooks.engine.locks import LockHeld, RunExecuting, RunLocks, Target
+from drd.runbooks.spec import catalog, cel
 from drd.runbooks.spec.expressions import Context, step_states
 from drd.runbooks.spec.models import Runbook
 from drd.runbooks.spec.parameters import bind
@@ -92,6 +92,8 @@ class _Run:
     steps: dict[int, StepRecord]
     """Latest attempt of each step ordinal."""
     secret_outputs: dict[str, dict[str, Any]]
+    reached: _Reached | None = None
+    """What expressions read of the steps, kept between steps (built on first use)."""
 
     @property
     def details(self) -> dict[str, Any]:
@@ -119,6 +121,8 @@ class Engine:
         self.observer = observer
         self.executor = executor
         self._crash = crash or (lambda _point, _step: None)
+        self._executing: set[str] = set()
+        self._executing_lock = threading.Lock()
         self._clock = env.clock
 
     # -- verbs --------------------------------------------------------------------------------
@@ -130,21 +134,30 @@ class Engine:
         *,
         trigger: str = "manual",
         requested_by: str | None = None,
+        kind: str = KIND,
+        subject: str | None = None,
+        timeout_seconds: float | None = None,
     ) -> RunRecord:
-        """Create a run (validated parameters, pinned definition); nothing is executed yet."""
+        """Create a run (validated parameters, pinned definition); nothing is executed yet.
+
+        A workflow built on a runbook (a drill) records its runs under its own ``kind`` and
+        ``subject`` (the policy), and may give the run a timeout other than the runbook's.
+        """
         bound = bind(runbook, given)
         definition = compile_runbook(runbook)
         target = self._target(definition, bound.values, run_id="")
-        details = {
+        details: dict[str, Any] = {
             "runbook": runbook.name,
             "digest": runbook.digest,
             "definition": json.dumps(runbook.canonical(), sort_keys=True),  # a string: key redaction must not touch it
             "target": {"cluster": target.cluster, "namespace": target.namespace} if target else None,
             "state": "pending",
         }
+        if timeout_seconds is not None:
+            details["timeoutSeconds"] = timeout_seconds
         run = self.store.create_run(
-            kind=KIND,
-            subject=runbook.name,
+            kind=kind,
+            subject=subject or runbook.name,
             trigger=trigger,
             parameters=bound.redacted(),
             details=details,
@@ -159,7 +172,21 @@ class Engine:
         return run
 
     def execute(self, run_id: str, *, secrets: Mapping[str, Any] | None = None) -> RunRecord:
-        """Drive the run as far as it can go: to a terminal phase, or to a wait (approval, pause, queue)."""
+        """Drive the run as far as it can go: to a terminal phase, or to a wait (approval, pause, queue).
+
+        Raises :class:`RunExecuting` if another thread of this process (or another live process) executes it.
+        """
+        with self._executing_lock:
+            if run_id in self._executing:
+                raise RunExecuting(run_id, f"{self.executor} (another thread)")
+            self._executing.add(run_id)
+        try:
+            return self._execute(run_id, secrets)
+        finally:
+            with self._executing_lock:
+                self._executing.discard(run_id)
+
+    def _execute(self, run_id: str, secrets: Mapping[str, Any] | None) -> RunRecord:
         record = self.store.get_run(run_id)
         if record.phase.terminal:
             return record
@@ -173,10 +200,13 @@ class Engine:
                 return self._lock_busy(run, held)
         with self._heartbeat(run):
             result = self._drive(run)
-        if result.phase.terminal and run.target is not None:
-            self.locks.release(run.target, run_id)
-        elif run.target is not None:
-            self.locks.stop_executing(run.target, run_id)
+        try:
+            if result.phase.terminal and run.target is not None:
+                self.locks.release(run.target, run_id)
+            elif run.target is not None:
+                self.locks.stop_executing(run.target, run_id)
+        except DrdError as exc:  # a finished run's lease is free anyway; a waiting run keeps it by its holder
+            log.warning("runbook_lock_not_updated", run=run_id, error=str(exc))
         return result
 
     def approve(self, run_id: str, step_id: str, *, actor: str, comment: str = "", approve: bool = True) -> RunRecord:
@@ -191,6 +221,29 @@ class Engine:
         verb = "approved" if approve else "rejected"
         self.store.record_event(run_id, verb, actor=actor, data={"step": step_id, "comment": comment})
         log.info("runbook_step_decided", run=run_id, step=step_id, actor=actor, decision=verb)
+        return self.store.get_run(run_id)
+
+    def cancel(self, run_id: str, *, actor: str, reason: str, compensate: bool = False) -> RunRecord:
+        """Stop a run that has not finished (audited): optionally undo what succeeded, then ``finally``.
+
+        The run continues to its end on the next :meth:`execute` (compensations, ``finally``, the
+        lock released) and ends Failed with the reason; a paused run holds its lock until then.
+        """
+        record = self.store.get_run(run_id)
+        if record.phase.terminal:
+            raise RunError(f"run {run_id} is {record.phase.value}: there is nothing to cancel")
+        self._refuse_if_executing(record)
+        for attempt in self._latest(run_id).values():
+            if attempt.finished_at is None:  # a gate, or an attempt a dead process left: the person decided
+                self.store.finish_step(attempt.id, phase=Phase.FAILED, error_class="cancelled", error_message=reason)
+        details = dict(record.details)
+        details.pop("waiting", None)
+        details["failure"] = {"step": None, "message": f"cancelled by {actor}: {reason}"}
+        details["result"] = Phase.FAILED.value
+        details["state"] = "compensating" if compensate else "finalizing"
+        details["epoch"] = self._clock.now().isoformat()
+        self.store.update_run(run_id, phase=Phase.IN_PROGRESS, details=details)
+        self.store.record_event(run_id, "cancelled", actor=actor, data={"reason": reason, "compensate": compensate})
         return self.store.get_run(run_id)
 
     def resume(
@@ -214,6 +267,7 @@ class Engine:
         if record.phase is Phase.WAITING and waiting.get("reason") == "approval":
             raise RunError(f"run {run_id} waits for an approval of {waiting.get('step')!r}: approve or reject it")
         definition = self._definition(record)
+        self._refuse_if_executing(record)
         epoch = self._clock.now()
         chosen = mark_succeeded or skip
         if chosen is not None:
@@ -241,6 +295,16 @@ class Engine:
             run_id, verb, actor=actor, data={"step": chosen, "reason": reason, "from": record.phase.value}
         )
         return self.store.get_run(run_id)
+
+    def _refuse_if_executing(self, record: RunRecord) -> None:
+        """A verb that changes a run waits until no other live process executes it (nothing is recorded)."""
+        target = record.details.get("target")
+        if not target:
+            return
+        state = self.locks.state(Target(target["cluster"], target.get("namespace")))
+        foreign = state.holder == record.id and state.executor not in (None, self.executor)
+        if foreign and state.executor_alive(self._clock.now()):
+            raise RunExecuting(record.id, state.executor or "", until=state.expires)
 
     # -- the state machine --------------------------------------------------------------------------
 
@@ -325,7 +389,11 @@ class Engine:
                 self._close(run, attempt, Phase.FAILED, error_class="bug", message=f"{type(exc).__name__}: {exc}")
                 return FAILED
             self._crash("after-effect", step.id)
-            self._close(run, attempt, Phase.COMPLETED, outputs=self._persistable(run, step, result))
+            outputs = self._persistable(run, step, result)
+            if result.failure is not None:  # ran to the end, found a problem: Failed, with its findings kept
+                self._close(run, attempt, Phase.FAILED, outputs=outputs, error_class="verdict", message=result.failure)
+                return FAILED
+            self._close(run, attempt, Phase.COMPLETED, outputs=outputs)
             if self.observer is not None:
                 self.observer.step_finished(run.definition.name, step.kind, self._clock.monotonic() - started)
             self._crash("after-finish", step.id)
@@ -401,8 +469,8 @@ class Engine:
         self._set(run, phase, state="finished", outputs=outputs, finallyFailures=final_failures, result=phase.value)
         self._event(run, "finished", {"phase": phase.value})
         outcome = Outcome(
-            kind=KIND,
-            subject=run.definition.name,
+            kind=run.record.kind,
+            subject=run.record.subject,
             phase=phase,
             started=run.record.started_at or run.record.created_at,
             finished=run.record.finished_at or self._clock.now(),
@@ -416,20 +484,20 @@ class Engine:
     # -- helpers ------------------------------------------------------------------------------
 
     def _load(self, record: RunRecord, secrets: Mapping[str, Any]) -> _Run:
-        definition = self._definition(record)
-        params = self._params(record, secrets)
+        runbook = pinned_runbook(record)  # read once: a long runbook takes milliseconds to validate
+        definition = self._definition(record, runbook)
+        params = self._params(record, secrets, runbook)
         target_doc = record.details.get("target")
         target = Target(target_doc["cluster"], target_doc.get("namespace")) if target_doc else None
         return _Run(record, definition, params, target, self._latest(record.id), {})
 
-    def _definition(self, record: RunRecord) -> RunbookDef:
-        runbook = pinned_runbook(record)
+    def _definition(self, record: RunRecord, runbook: Runbook | None = None) -> RunbookDef:
+        runbook = pinned_runbook(record) if runbook is None else runbook
         if runbook.digest != record.details.get("digest"):
             raise RunError(f"run {record.id}: its pinned runbook does not match its digest: the store was edited")
         return compile_runbook(runbook)
 
-    def _params(self, record: RunRecord, secrets: Mapping[str, Any]) -> dict[str, Any]:
-        runbook = pinned_runbook(record)
+    def _params(self, record: RunRecord, secrets: Mapping[str, Any], runbook: Runbook) -> dict[str, Any]:
         secret = secret_parameters(runbook)
         given = {k: v for k, v in record.parameters.items() if k not in secret}
         missing = [k for k in secret if record.parameters.get(k) is not None and k not in secrets]
@@ -463,19 +531,13 @@ class Engine:
         return latest.attempt if latest is not None else 0
 
     def _context(self, run: _Run) -> Context:
-        reached: dict[str, Any] = {}
-        everything = (*run.definition.steps, *run.definition.finally_steps)
-        for step in everything:
-            record = run.steps.get(step.ordinal)
-            if record is None or record.finished_at is None:
-                continue
-            status = _STEP_STATUS.get(record.phase, FAILED)
-            outputs = {**record.outputs, **run.secret_outputs.get(step.id, {})} if status == SUCCEEDED else {}
-            reached[step.id] = {"outputs": outputs, "status": status}
+        if run.reached is None:
+            run.reached = _Reached(run.definition, run.params)
+        steps, converted = run.reached.contents(run.steps, run.secret_outputs)
         target = run.target
         return Context(
             params=run.params,
-            steps=step_states((s.id for s in everything), reached),
+            steps=steps,
             run={
                 "id": run.record.id,
                 "trigger": run.record.trigger,
@@ -483,6 +545,7 @@ class Engine:
                 "startedAt": run.record.started_at or run.record.created_at,
             },
             target={"cluster": target.cluster, "namespace": target.namespace} if target else {},
+            _cel=converted,  # what the context would convert again for every step
         )
 
     def _call(self, run: _Run, step: StepDef, inputs: Any) -> StepCall:
@@ -600,10 +663,11 @@ class Engine:
         return datetime.fromisoformat(epoch) if epoch else run.record.created_at
 
     def _remaining(self, run: _Run) -> float | None:
-        if run.definition.timeout_seconds is None:
+        limit = run.record.details.get("timeoutSeconds", run.definition.timeout_seconds)
+        if limit is None:
             return None
         started = run.record.started_at or run.record.created_at
-        return run.definition.timeout_seconds - (self._clock.now() - started).total_seconds()
+        return float(limit) - (self._clock.now() - started).total_seconds()
 
     def _out_of_time(self, run: _Run) -> bool:
         remaining = self._remaining(run)
@@ -644,6 +708,111 @@ class Engine:
         finally:
             stop.set()
             thread.join(timeout=5)
+
+
+_NOT_CONVERTED = object()
+"""A value :func:`cel.to_cel` refused: left to the context, which reports it if an expression reads it."""
+_CEL_MAP = type(cel.to_cel({}))
+"""CEL's map type (:mod:`drd.runbooks.spec.cel` is the only module that imports celpy)."""
+
+
+def _to_cel(value: Any) -> Any:
+    """``value`` as a CEL value, or ``_NOT_CONVERTED``."""
+    try:
+        return cel.to_cel(value)
+    except cel.CelEvalError:
+        return _NOT_CONVERTED
+
+
+@dataclass(frozen=True, slots=True)
+class _StepView:
+    """``steps['<id>']`` as expressions read it, for one attempt record."""
+
+    record: StepRecord
+    secret: Mapping[str, Any] | None
+    """The step's secret outputs held in memory when the view was made."""
+    state: dict[str, Any]
+    """``{"outputs": …, "status": …}``."""
+    cel: Any
+    """``state`` as a CEL value (or ``_NOT_CONVERTED``)."""
+
+    @classmethod
+    def of(cls, record: StepRecord, secret: Mapping[str, Any] | None) -> _StepView:
+        status = _STEP_STATUS.get(record.phase, FAILED)
+        outputs = {**record.outputs, **(secret or {})} if status == SUCCEEDED else {}
+        state = {"outputs": outputs, "status": status}
+        return cls(record, secret, state, _to_cel(state))
+
+
+class _Reached:
+    """The ``steps`` and ``params`` of a run's contexts, kept between its steps.
+
+    A step's view is made, and converted to CEL, once per attempt record, and ``steps`` is
+    copied and patched where a step changed, instead of being rebuilt and converted whole for
+    every step (which made the overhead per step grow with the runbook's length). Mappings
+    handed to a context are never changed afterwards; the CEL values equal what converting
+    the plain ones gives; a value that does not convert is left for the context to report.
+    """
+
+    def __init__(self, definition: RunbookDef, params: Mapping[str, Any]) -> None:
+        everything = (*definition.steps, *definition.finally_steps)
+        self._slots = tuple((step.id, step.ordinal) for step in everything)
+        ids = tuple(step.id for step in everything)
+        self._params = _to_cel(params)
+        self._views: dict[str, _StepView] = {}
+        self._steps: dict[str, Any] = step_states(ids, {})
+        self._not_run = _to_cel(step_states(("-",), {})["-"])  # a step not reached: NotRun, no outputs
+        steps_cel = _to_cel(self._steps)
+        self._steps_cel = None if steps_cel is _NOT_CONVERTED else steps_cel
+        self._keys = {step_id: cel.to_cel(step_id) for step_id in ids}
+        self._unconverted: set[str] = set()
+        """Steps whose state does not convert to CEL."""
+
+    def contents(
+        self, records: Mapping[int, StepRecord], secret_outputs: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        """``steps`` as a context holds it, and the CEL values of ``params`` and ``steps`` that converted."""
+        changed: list[tuple[str, _StepView | None]] = []
+        for step_id, ordinal in self._slots:
+            record = records.get(ordinal)
+            view = self._views.get(step_id)
+            if record is None or record.finished_at is None:
+                if view is not None:
+                    changed.append((step_id, None))  # it runs again: not reached any more
+                continue
+            secret = secret_outputs.get(step_id)
+            if view is None or view.record is not record or view.secret is not secret:
+                changed.append((step_id, _StepView.of(record, secret)))
+        if changed:
+            self._apply(changed)
+        converted: dict[str, Any] = {}
+        if self._params is not _NOT_CONVERTED:
+            converted["params"] = self._params
+        if self._steps_cel is not None and not self._unconverted:
+            converted["steps"] = self._steps_cel
+        return self._steps, converted
+
+    def _apply(self, changed: list[tuple[str, _StepView | None]]) -> None:
+        steps = dict(self._steps)  # copies: what earlier contexts hold stays as it was
+        steps_cel = None
+        if self._steps_cel is not None:
+            steps_cel = _CEL_MAP()
+            steps_cel.update(self._steps_cel)
+        for step_id, view in changed:
+            self._unconverted.discard(step_id)
+            if view is None:
+                del self._views[step_id]
+                steps[step_id] = step_states((step_id,), {})[step_id]
+                value = self._not_run
+            else:
+                self._views[step_id] = view
+                steps[step_id] = view.state
+                value = view.cel
+                if value is _NOT_CONVERTED:
+                    self._unconverted.add(step_id)
+            if steps_cel is not None:
+                steps_cel[self._keys[step_id]] = value
+        self._steps, self._steps_cel = steps, steps_cel
 
 
 def pinned_runbook(record: RunRecord) -> Runbook:

@@ -28,7 +28,7 @@ from drd.policy import errors
 from drd.policy.frozen import FrozenMap
 from drd.policy.locations import Loc, format_path
 from drd.policy.models.base import Model
-from drd.runbooks.spec.inputs import kube, other, velero
+from drd.runbooks.spec.inputs import drill, kube, other, velero
 
 Idempotency = Literal["pure", "idempotent", "keyed", "none"]
 
@@ -175,6 +175,22 @@ def _types() -> list[StepType]:
                  "Wait for a duration (bounded by with.duration)."),
         StepType("assert", other.AssertInputs, (), False, "pure", 1 * MINUTE,
                  "evaluated (unknown when it reads unknown values)", "Fail unless every condition is true."),
+        StepType("drill.prepare", drill.DrillInputs,
+                 ("backup", "backupStartedAt", "ageSeconds", "partiallyFailed", "storageLocation", "namespaces",
+                  "sourceNamespaces", "sourceCluster"), False, "pure", 2 * MINUTE, _EXECUTED,
+                 "Check the DR cluster is ready and choose the newest replicated backup to restore."),
+        StepType("drill.isolate", drill.DrillNamespacesInputs, ("created",), True, "idempotent", 5 * MINUTE,
+                 _SIMULATED, "Create the drill namespaces: owned by the run, deny-all network, quota, limits."),
+        StepType("drill.stopWorkloads", drill.DrillNamespacesInputs, ("stopped",), True, "idempotent", 5 * MINUTE,
+                 _SIMULATED, "Scale to zero or suspend what must not run in a drill."),
+        StepType("drill.verify", drill.DrillVerifyInputs, ("checks", "objects", "restoreWarnings", "passed"), True,
+                 "idempotent", 2 * HOUR, _SHOWN,
+                 "Compare restored objects with the backup, inspect Velero's warnings, run the policy's checks."),
+        StepType("drill.captureEvidence", drill.DrillNamespacesInputs, ("events", "logs"), False, "pure",
+                 5 * MINUTE, _SHOWN, "Keep the drill namespaces' events and pod logs as evidence."),
+        StepType("drill.teardown", drill.DrillTeardownInputs, ("status", "namespaces", "keptUntil"), True,
+                 "idempotent", 30 * MINUTE, _SIMULATED,
+                 "Delete the drill's namespaces and Restore (or keep them for inspection when it failed)."),
     ]  # fmt: skip
 
 

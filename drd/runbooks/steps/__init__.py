@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drd.runbooks.engine.actions import Action
-from drd.runbooks.steps import control, kube_steps, other_steps, velero_steps
+from drd.runbooks.steps import control, drill_steps, kube_steps, other_steps, velero_steps
 
 
 def default_actions() -> dict[str, Action]:
@@ -32,4 +32,10 @@ def default_actions() -> dict[str, Action]:
         "notify": control.NotifyStep(),
         "sleep": control.SleepStep(),
         "assert": control.AssertStep(),
+        "drill.prepare": drill_steps.Prepare(),
+        "drill.isolate": drill_steps.Isolate(),
+        "drill.stopWorkloads": drill_steps.StopWorkloads(),
+        "drill.verify": drill_steps.Verify(),
+        "drill.captureEvidence": drill_steps.CaptureEvidence(),
+        "drill.teardown": drill_steps.Teardown(),
     }

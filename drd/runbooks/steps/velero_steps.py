@@ -173,7 +173,7 @@ class Restore:
         if summary.phase not in (RestorePhase.COMPLETED, RestorePhase.PARTIALLY_FAILED):
             reason = summary.failure_reason or "; ".join(summary.validation_errors) or "see velero logs"
             raise PermanentError(f"{i.cluster}: restore {call.key} ended {summary.phase}: {reason}")
-        if summary.phase == RestorePhase.PARTIALLY_FAILED:
+        if summary.phase == RestorePhase.PARTIALLY_FAILED and not i.allow_partially_failed:
             raise PermanentError(
                 f"{i.cluster}: restore {call.key} ended PartiallyFailed with {summary.errors} error(s)"
             )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from drd.sandbox.kube import discovery, errors, logs, openapi, proxy, routing, tables, watch
+from drd.sandbox.kube import exec as pod_exec
 from drd.sandbox.kube.deletion import Propagation
 from drd.sandbox.kube.patches import PatchType
 from drd.sandbox.kube.registry import ResourceType
@@ -110,7 +111,7 @@ class Api:
 
     # ------------------------------------------------------------------ dispatch
 
-    def handle(self, request: Request) -> Response | WatchResponse:
+    def handle(self, request: Request) -> Response | WatchResponse | pod_exec.ExecSession:
         """Serve one request; raises :class:`errors.KubeApiError` for failures."""
         target = routing.parse(request.path)
         if target is None:
@@ -120,6 +121,12 @@ class Api:
         if isinstance(target, routing.ProxyPath):
             return Response(*proxy.serve(self.store, request.method, target))
         rt = self._resource(target)
+        if target.subresource == "exec" and target.name is not None and target.namespace is not None:
+            if request.method.upper() not in ("GET", "POST"):
+                raise errors.MethodNotAllowed()
+            return pod_exec.open_session(
+                self.store, request.query, request.headers, namespace=target.namespace, name=target.name
+            )
         verbs: dict[str, Callable[[Request, ResourceType, routing.ResourcePath], Response | WatchResponse]] = {
             "GET": self._get,
             "POST": self._create,
@@ -145,7 +152,7 @@ class Api:
             (sub == "status" and rt.status_subresource)
             or (sub == "scale" and rt.scale is not None)
             or (sub == "finalize" and rt.plural == "namespaces" and not rt.group)
-            or (sub == "log" and rt.plural == "pods" and not rt.group)
+            or (sub in ("log", "exec") and rt.plural == "pods" and not rt.group)
         ):
             raise errors.RouteNotFound()
         return rt

@@ -84,6 +84,7 @@ def _resource_entries(rt: ResourceType) -> list[Obj]:
         entries.append({"name": "namespaces/finalize", **base, "kind": rt.kind, "verbs": ["update"]})
     if rt.plural == "pods" and not rt.group:
         entries.append({"name": "pods/log", **base, "kind": "Pod", "verbs": ["get"]})
+        entries.append({"name": "pods/exec", **base, "kind": "PodExecOptions", "verbs": ["create", "get"]})
     if rt.status_subresource:
         entries.append({"name": f"{rt.plural}/status", **base, "kind": rt.kind, "verbs": list(SUBRESOURCE_VERBS)})
     if rt.scale is not None:

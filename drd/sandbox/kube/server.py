@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from drd.sandbox.kube import errors
+from drd.sandbox.kube import exec as pod_exec
 from drd.sandbox.kube.api import Api, Request, Response, WatchResponse
 from drd.sandbox.kube.faults import Faults
 
@@ -168,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(response, WatchResponse):
             self._stream(response)
+        elif isinstance(response, pod_exec.ExecSession):
+            self._upgrade(response)
         else:
             self._send(response)
 
@@ -194,6 +197,16 @@ class _Handler(BaseHTTPRequestHandler):
             return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
         except OSError:
             return False
+
+    def _upgrade(self, session: pod_exec.ExecSession) -> None:
+        """Switch to WebSocket (``pods/exec``): the session owns the socket until it closes it."""
+        self.close_connection = True
+        self.send_response(101, "Switching Protocols")
+        for key, value in session.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        with contextlib.suppress(*_CONNECTION_ERRORS, OSError):
+            session.run(self.connection, self.rfile)
 
     def _stream(self, response: WatchResponse) -> None:
         self.send_response(200)

@@ -42,31 +42,50 @@ PLUGINS = [
 
 
 def reconcile_download_request(ctx: SimContext, name: str) -> None:
-    """Answer with a pre-signed URL of the requested file, valid 10 minutes."""
+    """Answer with a pre-signed URL of the requested file, valid 10 minutes (v1.18 download_request_controller).
+
+    Like Velero, every attempt stamps ``status.expiration``: a request whose
+    Restore, Backup or BSL does not exist (or whose kind Velero does not serve)
+    keeps no phase and no URL, is not retried, and is deleted once expired.
+    Velero re-stamps the expiration on each attempt; the simulator stamps it
+    once, so its own patch does not wake it up again.
+    """
     request = ctx.find(VELERO_DOWNLOAD_REQUESTS, name)
-    if request is None or (request.get("status") or {}).get("phase") == "Processed":
+    if request is None:
+        return
+    status = request.get("status") or {}
+    if status.get("phase") == "Processed" or status.get("expiration"):
         return
     target = (request.get("spec") or {}).get("target") or {}
     kind, target_name = str(target.get("kind", "")), str(target.get("name", ""))
+    expires = rfc3339(ctx.clock.now() + timedelta(seconds=ctx.timings.download_url_ttl_seconds))
+    url = _signed_url(ctx, kind, target_name)
+    answer = {"phase": "Processed", "downloadURL": url, "expiration": expires} if url else {"expiration": expires}
+    ctx.patch(VELERO_DOWNLOAD_REQUESTS, name, {"status": answer})
+
+
+def _signed_url(ctx: SimContext, kind: str, target_name: str) -> str | None:
+    """The pre-signed GET of the target's file, or None where Velero gives up (logging the error)."""
     key_of = _KEYS.get(kind)
+    if key_of is None or not target_name:
+        return None
     backup_name = target_name
     if kind.startswith("Restore"):
         restore = ctx.find(VELERO_RESTORES, target_name)
-        backup_name = str(((restore or {}).get("spec") or {}).get("backupName") or "")
-    backup = ctx.find(VELERO_BACKUPS, backup_name)
-    location = ctx.location(str(((backup or {}).get("spec") or {}).get("storageLocation") or "")) if backup else None
-    if key_of is None or location is None:
-        return  # Velero leaves the request New and logs the error
+        if restore is None:
+            return None  # "fail to get restore for DownloadRequest"
+        backup_name = str((restore.get("spec") or {}).get("backupName") or "")
+    backup = ctx.find(VELERO_BACKUPS, backup_name) if backup_name else None
+    if backup is None:
+        return None  # "fail to get backup for DownloadRequest"
+    location_name = str((backup.get("spec") or {}).get("storageLocation") or "")
+    location = ctx.location(location_name) if location_name else None
+    if location is None:
+        return None  # "BSL for DownloadRequest cannot be found"
     try:
-        url = location.bucket.presigned_get(key_of(location.layout, target_name))
+        return location.bucket.presigned_get(key_of(location.layout, target_name))
     except StorageError:
-        return
-    expires = ctx.clock.now() + timedelta(seconds=ctx.timings.download_url_ttl_seconds)
-    ctx.patch(
-        VELERO_DOWNLOAD_REQUESTS,
-        name,
-        {"status": {"phase": "Processed", "downloadURL": url, "expiration": rfc3339(expires)}},
-    )
+        return None
 
 
 def reconcile_status_request(ctx: SimContext, name: str) -> None:

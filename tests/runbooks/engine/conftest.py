@@ -52,9 +52,9 @@ def store(settings: Settings) -> Iterator[Store]:
 def make_engine(settings: Settings, store: Store) -> Iterator[Callable[..., Engine]]:
     """Build engines over the sandbox (a fresh one stands for a restarted drd)."""
     built: list[Assembly] = []
-    config = load_config([settings.config.directory])
 
     def build(**options: Any) -> Engine:
+        config = options.pop("config", None) or load_config([settings.config.directory])
         assembly = assemble(settings, config, store, identity=options.pop("identity", REQUESTER), **options)
         built.append(assembly)
         return assembly.engine

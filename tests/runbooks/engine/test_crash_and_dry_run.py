@@ -31,7 +31,7 @@ def crash_at(point: str, step: str):
 
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("step", EXECUTED)
-def test_restore_app_killed_at_any_step_boundary_resumes_to_the_same_end_without_doing_anything_twice(  # noqa: PLR0917
+def test_restore_app_killed_at_any_step_boundary_resumes_to_the_same_end_without_doing_anything_twice(
     make_engine, store, shipped, primary, step, point
 ):
     """Killed at ``point`` of ``step`` and resumed by a restarted drd, restore-app completes with one restore."""
@@ -85,7 +85,7 @@ def snapshot(sandbox) -> dict[str, list[tuple[str, str, str]]]:
 
 
 @pytest.mark.parametrize("mode", ["side-by-side", "in-place"])
-def test_a_dry_run_changes_nothing_and_says_what_each_step_would_do(  # noqa: PLR0917
+def test_a_dry_run_changes_nothing_and_says_what_each_step_would_do(
     make_engine, shipped, primary, sandbox, store, mode
 ):
     """The plan reads for real, lists the gate and the restore it would create, and leaves every cluster as it was."""
@@ -103,3 +103,20 @@ def test_a_dry_run_changes_nothing_and_says_what_each_step_would_do(  # noqa: PL
     assert any("create Restore" in change for change in by_id["restore"].changes)
     expected_gate = "gate" if mode == "in-place" else "skipped"
     assert by_id["approve"].fidelity == expected_gate
+
+
+def test_a_resume_refused_because_another_process_executes_the_run_records_nothing(
+    make_engine, store, shipped, primary
+):
+    """While another live process executes the run, resume is refused before anything reaches the audit trail."""
+    policy_backup(primary, "shop-1")
+    first = make_engine(executor="drd-0", crash=crash_at("after-start", "restore"))
+    run = first.submit(shipped["restore-app"], PARAMS, requested_by=REQUESTER)
+    with pytest.raises(Interrupt):
+        first.execute(run.id)
+    store.update_run(
+        run.id, phase=Phase.WAITING, details={**store.get_run(run.id).details, "waiting": {"reason": "paused"}}
+    )
+    with pytest.raises(RunExecuting, match="retry then"):
+        make_engine(executor="drd-1").resume(run.id, actor=APPROVER)
+    assert [e.event for e in store.events(run.id) if e.event == "resumed"] == []

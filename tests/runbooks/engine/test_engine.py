@@ -286,3 +286,31 @@ def test_finished_runs_and_step_durations_reach_the_metrics(make_engine):
         "drd_runbook_step_duration_seconds_count", {"runbook": "retried", "step_type": "k8s.get"}
     )
     assert (runs, steps) == (1.0, 1.0)
+
+
+def test_backups_chosen_by_an_unfinished_run_are_in_use(engine, store, shipped, primary):
+    """While restore-app waits at its gate, the backup it chose is in use (retention must not prune it)."""
+    from drd.runbooks.usage import backups_in_use
+
+    policy_backup(primary, "shop-1")
+    run = engine.submit(shipped["restore-app"], {**RESTORE_SIDE_BY_SIDE, "mode": "in-place"}, requested_by=REQUESTER)
+    engine.execute(run.id)
+    assert backups_in_use(store) == {"shop-1"}
+    engine.approve(run.id, "approve", actor=APPROVER)
+    engine.execute(run.id)
+    assert backups_in_use(store) == frozenset()
+
+
+def test_cancelling_a_paused_run_with_compensation_undoes_what_succeeded_and_frees_the_lock(engine, store, primary):
+    """A paused run cancelled with --compensate runs its compensations and finally, ends Failed, releases its lock."""
+    doc = runbook(COMPENSATED).canonical()
+    doc["spec"]["onFailure"] = "pause"
+    run = engine.submit(type(runbook(COMPENSATED)).model_validate(doc), {}, requested_by=REQUESTER)
+    assert engine.execute(run.id).details["waiting"]["reason"] == "paused"
+    engine.cancel(run.id, actor=APPROVER, reason="INC-7 resolved otherwise", compensate=True)
+    final = engine.execute(run.id)
+    assert final.phase is Phase.FAILED
+    assert final.details["failure"]["message"] == f"cancelled by {APPROVER}: INC-7 resolved otherwise"
+    assert phases(store, run.id)["second.compensate"] == "Completed"
+    assert phases(store, run.id)["last"] == "Completed"
+    assert primary.find(LEASES, Target("primary-east", "shop").lease_name, namespace="drd") is None

@@ -15,6 +15,7 @@ EXPECTED_TYPES = {
     "velero.setLocationAccessMode", "k8s.get", "k8s.apply", "k8s.patch", "k8s.annotate", "k8s.delete", "k8s.scale",
     "k8s.waitReady", "k8s.isolateNamespace", "k8s.deleteNamespace", "job.run", "check.http", "check.tcp",
     "vault.read", "vault.write", "approval", "notify", "sleep", "assert",
+    "drill.prepare", "drill.isolate", "drill.stopWorkloads", "drill.verify", "drill.captureEvidence", "drill.teardown",
 }  # fmt: skip
 
 
@@ -49,6 +50,7 @@ def test_types_that_change_things_are_marked_mutating() -> None:
     assert {name for name, item in CATALOG.items() if item.mutating} == {
         "velero.backup", "velero.restore", "velero.setLocationAccessMode", "k8s.apply", "k8s.patch", "k8s.annotate",
         "k8s.delete", "k8s.scale", "k8s.isolateNamespace", "k8s.deleteNamespace", "job.run", "vault.write",
+        "drill.isolate", "drill.stopWorkloads", "drill.verify", "drill.teardown",
     }  # fmt: skip
 
 

@@ -19,10 +19,11 @@ from drd.runbooks.spec.unknown import Unknown, contains_unknown
 
 from .builders import RUNBOOKS
 
-NAMES = ["failover-region", "pre-upgrade-backup", "restore-app", "verify-backup-storage"]
+NAMES = ["drill-cross-region", "failover-region", "pre-upgrade-backup", "restore-app", "verify-backup-storage"]
 REQUIRED = {
     "restore-app": {"application": "shop", "namespace": "shop"},
     "pre-upgrade-backup": {"cluster": "primary-east"},
+    "drill-cross-region": {"policy": "shop-drill", "cluster": "dr-west"},
 }
 OUTPUTS: dict[str, Any] = {
     "name": "shop-20260301030000", "phase": "Completed", "completedAt": "2026-03-01T03:00:00Z", "ageSeconds": 600,
@@ -30,6 +31,10 @@ OUTPUTS: dict[str, Any] = {
     "approvedBy": "alice", "comment": "go", "warnings": 0, "errors": 0, "itemsRestored": 12, "itemsBackedUp": 40,
     "workloads": ["storefront"], "ready": True, "status": 200, "body": "ok", "latencyMs": 3, "sent": True,
     "backups": ["shop-20260301030000"], "count": 1, "previous": "ReadOnly",
+    "namespaces": {"shop": "drill-shop-abc123"}, "sourceNamespaces": ["shop"], "backup": "shop-20260301030000",
+    "backupStartedAt": "2026-03-01T03:00:00Z", "partiallyFailed": False, "sourceCluster": "primary-east",
+    "created": ["drill-shop-abc123"], "stopped": [], "checks": [], "objects": {}, "restoreWarnings": [],
+    "passed": True, "events": [], "logs": {}, "keptUntil": None,
 }  # fmt: skip
 """A plausible value for every output name the shipped runbooks read."""
 
@@ -40,7 +45,7 @@ def shipped() -> RunbookSet:
 
 
 def test_the_shipped_runbooks_load_without_problems_or_warnings(shipped: RunbookSet) -> None:
-    """Examples are exactly the four documented ones, and lint finds nothing in them."""
+    """Examples are exactly the five documented ones, and lint finds nothing in them."""
     assert (list(shipped), shipped.warnings) == (NAMES, ())
 
 

@@ -103,3 +103,17 @@ def test_server_status_request_reports_version_and_plugins(primary):
     )
     assert request["status"]["serverVersion"] == "v1.18.1"
     assert {"name": "velero.io/aws", "kind": "ObjectStore"} in request["status"]["plugins"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("RestoreResults", "ghost"), ("BackupResourceList", "ghost"), ("RestoreLog", "")],
+    ids=["missing restore", "missing backup", "no name"],
+)
+def test_download_request_for_a_missing_target_only_gets_an_expiration(primary, kind, name):
+    """§1.7 (v1.18): Velero stamps status.expiration, gives no phase or URL, and does not retry; expiry deletes it."""
+    create(primary, VELERO_DOWNLOAD_REQUESTS, "dl-missing", {"target": {"kind": kind, "name": name}})
+    request = eventually(
+        lambda: (r := primary.get(VELERO_DOWNLOAD_REQUESTS, "dl-missing", namespace="velero")).get("status") and r
+    )
+    assert list(request["status"]) == ["expiration"]

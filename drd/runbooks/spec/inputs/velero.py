@@ -79,6 +79,8 @@ class RestoreInputs(ClusterInputs):
     """Restore persistent volumes."""
     wait: bool = True
     """Wait until the restore reaches a terminal phase."""
+    allow_partially_failed: bool = False
+    """A PartiallyFailed restore still succeeds the step (its ``phase`` output says so); a drill measures it."""
 
 
 class WaitForPhaseInputs(ClusterInputs):

@@ -1,0 +1,132 @@
+"""Drills in the daemon: run them on their schedules, finish them, sweep their namespaces, watch their freshness.
+
+* each DrillPolicy is a cron job (missed slots caught up from the store, see
+  :mod:`drd.daemon.catchup`): it submits a drill run and executes it on the
+  one engine; a run interrupted by a crash is carried on by
+  :mod:`drd.daemon.runbook_runs` and finished here through the observer;
+* the sweeper deletes drill namespaces whose ``drd.dev/expires-at`` passed,
+  whatever happened to their drill (a TTL guarantees drill namespaces die);
+* ``drd_objective_met{objective="drill_freshness"}`` says whether the last
+  passed drill is recent enough: no older than the longest gap of the
+  schedule plus the drill's own timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from drd.clients.connect import Connections
+from drd.clients.errors import KubeError
+from drd.clock import Clock
+from drd.daemon.drill_recorder import finish_drill
+from drd.drills.run import KIND, start_drill
+from drd.errors import DrdError
+from drd.metrics import Metrics
+from drd.metrics.vocabulary import Objective
+from drd.operations.notify import Notifier
+from drd.outcomes import Outcome, Phase
+from drd.policy.loader import Config
+from drd.policy.models.drill import DrillPolicy
+from drd.policy.schedule import interval_hint
+from drd.runbooks.assembly import Assembly
+from drd.runbooks.engine.runner import RunObserver
+from drd.runbooks.steps.drill_steps import sweep
+from drd.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+class DrillFinisher:
+    """The engine observer for drill runs: evidence, metrics and notifications once a drill ends."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        metrics: Metrics,
+        config: Callable[[], Config | None],
+        notifier: Notifier | None,
+        then: RunObserver | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.config = config
+        self.notifier = notifier
+        self.then = then
+
+    def step_finished(self, runbook: str, step_type: str, seconds: float) -> None:
+        if self.then is not None:
+            self.then.step_finished(runbook, step_type, seconds)
+
+    def run_finished(self, outcome: Outcome) -> None:
+        if outcome.kind != KIND:
+            if self.then is not None:
+                self.then.run_finished(outcome)
+            return
+        run_id = str(outcome.details.get("run") or "")
+        try:
+            finish_drill(self.store, run_id, config=self.config(), metrics=self.metrics, notifier=self.notifier)
+        except DrdError as exc:
+            log.warning("drill_finish_failed", run=run_id, error=str(exc))
+
+
+def run_drill(assembly: Assembly, config: Config, policy: DrillPolicy, *, trigger: str, clock: Clock) -> Outcome:
+    """One scheduled drill, start to end (evidence is recorded by the :class:`DrillFinisher`)."""
+    started = clock.now()
+    record = start_drill(assembly.engine, config, policy, trigger=trigger, requested_by=assembly.env.identity)
+    final = assembly.engine.execute(record.id)
+    evidence = (final.details or {}).get("evidence") or {}
+    return Outcome(
+        KIND,
+        policy.name,
+        final.phase if final.phase.terminal else Phase.WAITING,
+        started,
+        clock.now(),
+        {"run": record.id, "result": evidence.get("result")},
+    )
+
+
+def sweep_drill_namespaces(config: Config, connections: Connections, *, clock: Clock) -> Outcome:
+    """Delete expired drill namespaces in every cluster drills target."""
+    started = clock.now()
+    deleted: list[str] = []
+    errors: list[str] = []
+    for name in sorted({policy.spec.target for policy in config.drill_policies.values()}):
+        cluster = config.clusters.get(name)
+        if cluster is None:
+            continue
+        try:
+            found = sweep(connections.get(cluster), now=clock.now())
+        except KubeError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        deleted += [f"{name}/{ns}" for ns in found]
+    if deleted:
+        log.info("drill_namespaces_swept", deleted=deleted)
+    phase = Phase.FAILED if errors else Phase.COMPLETED
+    return Outcome("sweep", "drill-namespaces", phase, started, clock.now(), {"deleted": deleted, "errors": errors})
+
+
+def check_freshness(config: Config, store: Store, metrics: Metrics, *, clock: Clock) -> Outcome:
+    """Set ``drill_freshness`` for every drill policy from the store (survives restarts)."""
+    started = clock.now()
+    stale = []
+    for name, policy in sorted(config.drill_policies.items()):
+        allowed = interval_hint(policy.spec.schedule) + policy.spec.effective_timeout
+        last = _last_passed(store, name)
+        fresh = last is not None and clock.now() - last <= allowed
+        metrics.set_objective_met(name, Objective.DRILL_FRESHNESS, fresh)
+        if not fresh:
+            stale.append(name)
+    return Outcome("freshness", "drills", Phase.COMPLETED, started, clock.now(), {"stale": stale})
+
+
+def _last_passed(store: Store, policy: str) -> datetime | None:
+    for run in store.list_runs(kind=KIND, subject=policy, limit=50):
+        evidence = run.details.get("evidence") or {}
+        if evidence.get("result") == "passed":
+            return run.finished_at
+    return None
