@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from drd.clients.connect import Connections
@@ -37,10 +37,16 @@ class PolicyStatus:
     last_backup_phase: str | None
     schedule: str
     location: str
+    drill: DrillStatus | None = None
 
     @property
     def rpo_met(self) -> bool:
         return self.rpo_seconds <= self.rpo_objective_seconds
+
+    @property
+    def healthy(self) -> bool:
+        """No objective breached: the RPO, and the last drill's RTO when the application has a drill."""
+        return self.rpo_met and (self.drill is None or self.drill.rto_met)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +61,7 @@ class PolicyStatus:
             "lastBackupPhase": self.last_backup_phase,
             "schedule": self.schedule,
             "storageLocation": self.location,
+            "drill": self.drill.to_json() if self.drill else None,
         }
 
     def to_row(self) -> dict[str, Any]:
@@ -64,20 +71,61 @@ class PolicyStatus:
             "cluster": self.cluster,
             "last good backup": self.last_good_backup or "-",
             "rpo": f"{age} / {_human(self.rpo_objective_seconds)}",
-            "status": "ok" if self.rpo_met else "BREACHED",
+            "status": "ok" if self.healthy else "BREACHED",
             "last backup": self.last_backup_phase or "-",
             "schedule": self.schedule,
             "location": self.location,
+            "last drill": self.drill.summary() if self.drill else "-",
+            "rto": self.drill.rto_text() if self.drill else "-",
         }
 
 
-COLUMNS = ("status", "application", "cluster", "rpo", "last good backup", "last backup", "schedule", "location")
+@dataclass(frozen=True)
+class DrillStatus:
+    """The last finished drill of the application's DrillPolicy, from the store."""
+
+    policy: str
+    result: str | None
+    finished: datetime | None
+    rto_seconds: float | None
+    rto_objective_seconds: float
+
+    @property
+    def rto_met(self) -> bool:
+        return (
+            self.result == "passed" and self.rto_seconds is not None and self.rto_seconds <= self.rto_objective_seconds
+        )
+
+    def summary(self) -> str:
+        if self.result is None or self.finished is None:
+            return f"{self.policy}: never"
+        return f"{self.result} {self.finished:%Y-%m-%d %H:%M}"
+
+    def rto_text(self) -> str:
+        achieved = "-" if self.rto_seconds is None else _human(self.rto_seconds)
+        return f"{achieved} / {_human(self.rto_objective_seconds)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "result": self.result,
+            "finished": self.finished,
+            "rtoSeconds": self.rto_seconds,
+            "rtoObjectiveSeconds": self.rto_objective_seconds,
+            "rtoMet": self.rto_met,
+        }
+
+
+COLUMNS = (
+    "status", "application", "cluster", "rpo", "last good backup", "last backup", "last drill", "rto", "schedule",
+    "location",
+)  # fmt: skip
 
 
 def build(config: Config, store: Store, connections: Connections, *, now: datetime) -> list[PolicyStatus]:
     """The report, breaches first, then by application."""
     rows = [_row(config, policy, store, connections, now) for policy in config.backup_policies.values()]
-    return sorted(rows, key=lambda r: (r.rpo_met, r.application, r.policy))
+    return sorted(rows, key=lambda r: (r.healthy, r.application, r.policy))
 
 
 def _row(config: Config, policy: BackupPolicy, store: Store, connections: Connections, now: datetime) -> PolicyStatus:
@@ -97,7 +145,30 @@ def _row(config: Config, policy: BackupPolicy, store: Store, connections: Connec
         last_backup_phase=latest[0].phase if latest else None,
         schedule=schedule,
         location=location,
+        drill=_drill(config, policy, store),
     )
+
+
+def _drill(config: Config, policy: BackupPolicy, store: Store) -> DrillStatus | None:
+    """The application's most recently finished drill (of any of its DrillPolicies), else its first policy."""
+    found: list[DrillStatus] = []
+    for drill in sorted(config.drill_policies.values(), key=lambda d: d.name):
+        if drill.spec.backup_policy != policy.metadata.name:
+            continue
+        runs = [r for r in store.list_runs(kind="drill", subject=drill.name, limit=20) if r.details.get("evidence")]
+        evidence = runs[0].details["evidence"] if runs else {}
+        found.append(
+            DrillStatus(
+                policy=drill.name,
+                result=evidence.get("result"),
+                finished=runs[0].finished_at if runs else None,
+                rto_seconds=(evidence.get("measurements") or {}).get("rtoSeconds"),
+                rto_objective_seconds=drill.spec.objectives.rto.total_seconds(),
+            )
+        )
+    if not found:
+        return None
+    return max(found, key=lambda d: (d.finished is not None, d.finished or datetime.min.replace(tzinfo=UTC)))
 
 
 def _live(connections: Connections, policy: BackupPolicy, cluster: Any) -> tuple[str, str]:

@@ -243,13 +243,19 @@ def levels(evidence: Mapping[str, Any], latest: Mapping[str, StepRecord]) -> lis
             if not objects
             else ("fail", f"{len(objects.get('missing') or [])} of {objects.get('expected')} objects missing")
             if objects.get("missing")
-            else ("pass", f"all {objects.get('expected')} objects of the backup are present"),
+            else ("pass", _present(objects)),
         ),
         _level(LEVELS[2], _checks_level(ready, "readiness check(s) passed")),
         _level(LEVELS[3], _checks_level(others, "check(s) passed")),
         _level(LEVELS[4], _objective_level(objectives.get("rto"))),
         _level(LEVELS[5], _objective_level(objectives.get("rpo"))),
     ]
+
+
+def _present(objects: Mapping[str, Any]) -> str:
+    tolerated = len(objects.get("tolerated") or [])
+    text = f"{objects.get('found')} of {objects.get('expected')} objects of the backup present"
+    return text + (f"; {tolerated} absent as expected (pods and jobs their controllers replace)" if tolerated else "")
 
 
 def _level(name: str, verdict: tuple[str, str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ real ones.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,8 +143,20 @@ class Sandbox:
     # ``come_up()``; Velero outcomes are ``velero_faults`` (shared by every cluster's simulated Velero).
 
     def remove_bucket(self, name: str) -> None:
-        """Make a bucket vanish: every object, then the bucket itself."""
-        self.buckets[name].destroy()
+        """Make a bucket vanish, at once as far as Velero can tell.
+
+        S3 deletes a bucket only once it is empty; a Velero backup sync that ran in between would
+        see an *empty* bucket and delete every synced Backup, which a vanished bucket never causes.
+        Velero's controllers are held while the bucket is emptied and deleted (after letting a pass
+        already under way finish).
+        """
+        held = self.velero_faults.paused
+        self.velero_faults.paused = True
+        try:
+            time.sleep(0.2)  # two controller ticks: a periodic pass under way ends
+            self.buckets[name].destroy()
+        finally:
+            self.velero_faults.paused = held
 
     def set_replication_lag(self, seconds: float) -> None:
         """Objects reach the replica ``seconds`` after they were written."""

@@ -285,3 +285,24 @@ def test_the_dr_cluster_failing_mid_drill_ends_it_as_an_error_and_the_sweeper_cl
     (left,) = drill_namespaces(dr)
     expires = dr.get(NAMESPACES, left)["metadata"]["annotations"][EXPIRES]
     assert sweep(dr, now=datetime.fromisoformat(expires.replace("Z", "+00:00")) + timedelta(seconds=1)) == [left]
+
+
+def test_status_shows_the_last_drill_and_its_rto_against_the_objective(
+    sandbox, primary, dr, make_engine, store, add_drill
+):
+    """After a passed drill, drd status reports it with its RTO against the objective, and no breach from it."""
+    from drd.cli import status_report
+    from drd.clients.connect import Connections
+
+    replicated_backup(sandbox, primary, dr)
+    config = add_drill("quick")
+    drill(make_engine, store, config, "quick")
+    connections = Connections(default_kubeconfig=str(make_engine(config=config).env.connections._default_kubeconfig))
+    try:
+        rows = status_report.build(config, store, connections, now=datetime.now(UTC))
+    finally:
+        connections.close()
+    shop = next(r for r in rows if r.policy == "shop")
+    assert shop.drill is not None
+    assert (shop.drill.policy, shop.drill.result, shop.drill.rto_met) == ("quick", "passed", True)
+    assert shop.to_row()["rto"].endswith("/ 2m")

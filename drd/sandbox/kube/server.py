@@ -35,6 +35,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server bound to one emulated cluster's :class:`Api` and :class:`Faults`."""
 
     daemon_threads = True
+    request_queue_size = 128
+    """A real API server accepts bursts of connections; the default backlog of 5 drops some under parallel LISTs,
+    and a dropped SYN is retried only after a second."""
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], *, api: Api, faults: Faults) -> None:
