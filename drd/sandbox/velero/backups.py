@@ -169,10 +169,14 @@ def _run(ctx: SimContext, backup: dict[str, Any], location: Location) -> None:
         _fail(ctx, name, f"error uploading backup: {exc}", location=None)
         return
     final = BackupPhase.PARTIALLY_FAILED if partially else BackupPhase.COMPLETED
-    backup = ctx.patch(
-        VELERO_BACKUPS, name, {"status": {"phase": final, "completionTimestamp": rfc3339(ctx.clock.now())}}
+    finished = {"phase": final, "completionTimestamp": rfc3339(ctx.clock.now())}
+    # As Velero's finalizer controller: the final metadata reaches the bucket, then the Backup object is patched
+    # (its deferred patch), so whoever sees the object Completed finds it Completed in the bucket too.
+    completed = {**backup, "status": {**(backup.get("status") or {}), **finished}}
+    location.bucket.put(
+        location.layout.backup_metadata(name), _metadata_json(completed), content_type="application/json"
     )
-    location.bucket.put(location.layout.backup_metadata(name), _metadata_json(backup), content_type="application/json")
+    ctx.patch(VELERO_BACKUPS, name, {"status": finished})
     log.debug("velero_backup_finished", backup=name, phase=final, items=len(items))
 
 
