@@ -30,12 +30,15 @@ from drd.daemon import catchup, leader_config
 from drd.daemon.backup_observer import BackupObserver
 from drd.daemon.cluster_health import HealthBoard, check_cluster
 from drd.daemon.config_source import ConfigSource
-from drd.daemon.drills import DrillFinisher, check_freshness, run_drill, sweep_drill_namespaces
+from drd.daemon.drill_recorder import finish_drill
+from drd.daemon.drills import check_freshness, run_drill, sweep_drill_namespaces
+from drd.daemon.finishers import Finishers
 from drd.daemon.http import HealthServer
 from drd.daemon.jobs import JobContext, JobSpec
 from drd.daemon.leader import LeaderElector
 from drd.daemon.readiness import ClusterStatus, ConfigStatus, LeaderStatus, Readiness
 from drd.daemon.recorder import Recorder
+from drd.daemon.restores import finish_restore
 from drd.daemon.rpo import RpoWatch
 from drd.daemon.runbook_runs import RunbookRuns
 from drd.daemon.scheduler import JobScheduler
@@ -49,6 +52,7 @@ from drd.policy.loader import Config
 from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.cluster import Cluster, Role
 from drd.policy.models.drill import DrillPolicy
+from drd.restore.run import KIND as RESTORE_KIND
 from drd.runbooks.observer import MetricsObserver
 from drd.runbooks.usage import backups_in_use
 from drd.settings import Settings
@@ -59,6 +63,10 @@ log = structlog.get_logger(__name__)
 SCHEDULE_RECONCILE_SECONDS = 60.0
 RETENTION_SECONDS = 300.0
 RPO_CHECK_SECONDS = 30.0
+LOGGED_ONLY = frozenset({"health", "rpo", "runbooks", "record", "sweep", "freshness", "drill"})
+"""Job outcomes only logged: checks and housekeeping, and drills (a drill is its own run in the store)."""
+RECORD_SECONDS = 15.0
+"""How often the leader counts drills and restores finished by the CLI (their evidence is in the store)."""
 SWEEP_SECONDS = 60.0
 """How often expired drill namespaces are looked for."""
 RUNBOOK_POLL_SECONDS = 5.0
@@ -107,6 +115,18 @@ class Daemon:
         context.schedule_retry = self.scheduler.schedule_retry
         self._recorder: Recorder | None = None
         self.runbook_runs: RunbookRuns | None = None
+        self.finishers = Finishers(
+            {
+                DRILL_KIND: lambda run: finish_drill(
+                    self._store(), run, config=self.config.current, metrics=self.metrics, notifier=self.notifier
+                ),
+                RESTORE_KIND: lambda run: finish_restore(
+                    self._store(), run, config=self.config.current, metrics=self.metrics
+                ),
+            },
+            then=MetricsObserver(self.metrics),
+        )
+        """Records finished drills and restores (the engine's observer, and the ``runs:record`` job)."""
 
     # Lifecycle
     def start(self) -> None:
@@ -126,13 +146,7 @@ class Daemon:
             config=lambda: self.config.current,
             identity=self.identity,
             clock=self.clock,
-            observer=DrillFinisher(
-                store=self.store,
-                metrics=self.metrics,
-                config=lambda: self.config.current,
-                notifier=self.notifier,
-                then=MetricsObserver(self.metrics),
-            ),
+            observer=self.finishers,
         )
         self.http.start()
         self._load_config()
@@ -265,6 +279,13 @@ class Daemon:
                 id="rpo:check", kind="rpo", subject="policies", func=self._check_rpo, interval_seconds=RPO_CHECK_SECONDS
             ),
             JobSpec(
+                id="runs:record",
+                kind="record",
+                subject="runs",
+                func=self._record_finished_runs,
+                interval_seconds=RECORD_SECONDS,
+            ),
+            JobSpec(
                 id="runbooks:runs",
                 kind="runbooks",
                 subject="runs",
@@ -353,6 +374,15 @@ class Daemon:
         in_use = backups_in_use(self.store) if self.store is not None else frozenset()
         return backups.prune(self.connections.get(cluster), policy, cluster, in_use=in_use, clock=self.clock)
 
+    def _store(self) -> Store:
+        assert self.store is not None, "the store opens at start()"
+        return self.store
+
+    def _record_finished_runs(self) -> Outcome:
+        started = self.clock.now()
+        counted = self.finishers.count_finished(self._store())
+        return Outcome("record", "runs", Phase.COMPLETED, started, self.clock.now(), {"counted": counted})
+
     def _carry_on_runbooks(self) -> Outcome:
         assert self.runbook_runs is not None
         return self.runbook_runs.tick()
@@ -390,7 +420,15 @@ class Daemon:
 
         Every run of a scheduled job is stored, no-op or not: its runs are what its catch-up reads.
         """
-        if outcome.kind in ("health", "rpo", "runbooks", "sweep", "freshness", DRILL_KIND):  # drills record themselves
+        if outcome.kind in (
+            "health",
+            "rpo",
+            "runbooks",
+            "record",
+            "sweep",
+            "freshness",
+            DRILL_KIND,
+        ):  # drills record themselves
             log.debug("check_finished", **outcome.fields())
             return
         no_op = outcome.phase is Phase.SKIPPED or (

@@ -7,6 +7,7 @@ it is, so a drill is counted once even if two places finish it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -33,30 +34,36 @@ def finish_drill(
     metrics: Metrics | None = None,
     notifier: Notifier | None = None,
 ) -> dict[str, Any]:
-    """Build, store and count the evidence of a finished drill; returns the evidence."""
+    """Build and store the evidence of a finished drill (once), and count it in ``metrics`` (once); returns it.
+
+    The CLI records a drill it ran without metrics (its process has none to export); the daemon's
+    :func:`count_finished` later finds it uncounted and counts it, marking ``details.counted``.
+    """
     run = store.get_run(run_id)
     if not run.phase.terminal:
         raise DrdError(f"drill {run_id} has not finished: it is {run.phase.value}")
+    if run.phase is Phase.SKIPPED:  # another drill of the policy held the lock: nothing ran, nothing to count
+        skipped = {"run": run.id, "policy": run.subject, "result": "skipped", "failure": run.details.get("failure")}
+        if not run.details.get("counted"):
+            store.update_run(run_id, details={**run.details, "counted": True})
+        return skipped
     if isinstance(run.details.get("evidence"), dict):
-        evidence: dict[str, Any] = run.details["evidence"]
-        return evidence
+        recorded: dict[str, Any] = run.details["evidence"]
+        if metrics is not None and not run.details.get("counted"):
+            _count(metrics, run.subject, recorded, run.finished_at or run.updated_at)
+            store.update_run(run_id, details={**run.details, "counted": True})
+        return recorded
     history = [
         r.details["evidence"]
         for r in store.list_runs(kind=KIND, subject=run.subject, limit=HISTORY + 1)
         if r.id != run.id and isinstance(r.details.get("evidence"), dict)
     ]
     evidence = build_evidence(run, store.steps(run_id), config, history=history)
-    store.update_run(run_id, phase=Phase(evidence["phase"]), details={**run.details, "evidence": evidence})
+    details = {**run.details, "evidence": evidence, "counted": metrics is not None}
+    store.update_run(run_id, phase=Phase(evidence["phase"]), details=details)
     measurements = evidence["measurements"]
     if metrics is not None:
-        metrics.observe_drill(
-            policy=run.subject,
-            result=evidence["result"],
-            finished=run.finished_at or run.updated_at,
-            rto_seconds=measurements.get("rtoSeconds") if evidence["result"] == "passed" else None,
-            restored_backup_age_seconds=measurements.get("rpoSeconds"),
-            phase_seconds=measurements.get("phases"),
-        )
+        _count(metrics, run.subject, evidence, run.finished_at or run.updated_at)
     level = "info" if evidence["result"] == "passed" else "warning"
     getattr(log, level)(
         "drill_finished",
@@ -71,6 +78,18 @@ def finish_drill(
     if notifier is not None and (evidence["result"] != "passed" or evidence["regressions"]):
         notifier.notify(_notification(evidence))
     return evidence
+
+
+def _count(metrics: Metrics, policy: str, evidence: dict[str, Any], finished: datetime) -> None:
+    measurements = evidence["measurements"]
+    metrics.observe_drill(
+        policy=policy,
+        result=evidence["result"],
+        finished=finished,
+        rto_seconds=measurements.get("rtoSeconds") if evidence["result"] == "passed" else None,
+        restored_backup_age_seconds=measurements.get("rpoSeconds"),
+        phase_seconds=measurements.get("phases"),
+    )
 
 
 def _notification(evidence: dict[str, Any]) -> Notification:

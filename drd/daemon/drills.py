@@ -3,7 +3,7 @@
 * each DrillPolicy is a cron job (missed slots caught up from the store, see
   :mod:`drd.daemon.catchup`): it submits a drill run and executes it on the
   one engine; a run interrupted by a crash is carried on by
-  :mod:`drd.daemon.runbook_runs` and finished here through the observer;
+  :mod:`drd.daemon.runbook_runs` and recorded through :mod:`drd.daemon.finishers`;
 * the sweeper deletes drill namespaces whose ``drd.dev/expires-at`` passed,
   whatever happened to their drill (a TTL guarantees drill namespaces die);
 * ``drd_objective_met{objective="drill_freshness"}`` says whether the last
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import structlog
@@ -21,56 +20,18 @@ import structlog
 from drd.clients.connect import Connections
 from drd.clients.errors import KubeError
 from drd.clock import Clock
-from drd.daemon.drill_recorder import finish_drill
 from drd.drills.run import KIND, start_drill
-from drd.errors import DrdError
 from drd.metrics import Metrics
 from drd.metrics.vocabulary import Objective
-from drd.operations.notify import Notifier
 from drd.outcomes import Outcome, Phase
 from drd.policy.loader import Config
 from drd.policy.models.drill import DrillPolicy
 from drd.policy.schedule import interval_hint
 from drd.runbooks.assembly import Assembly
-from drd.runbooks.engine.runner import RunObserver
 from drd.runbooks.steps.drill_steps import sweep
 from drd.store import Store
 
 log = structlog.get_logger(__name__)
-
-
-class DrillFinisher:
-    """The engine observer for drill runs: evidence, metrics and notifications once a drill ends."""
-
-    def __init__(
-        self,
-        *,
-        store: Store,
-        metrics: Metrics,
-        config: Callable[[], Config | None],
-        notifier: Notifier | None,
-        then: RunObserver | None = None,
-    ) -> None:
-        self.store = store
-        self.metrics = metrics
-        self.config = config
-        self.notifier = notifier
-        self.then = then
-
-    def step_finished(self, runbook: str, step_type: str, seconds: float) -> None:
-        if self.then is not None:
-            self.then.step_finished(runbook, step_type, seconds)
-
-    def run_finished(self, outcome: Outcome) -> None:
-        if outcome.kind != KIND:
-            if self.then is not None:
-                self.then.run_finished(outcome)
-            return
-        run_id = str(outcome.details.get("run") or "")
-        try:
-            finish_drill(self.store, run_id, config=self.config(), metrics=self.metrics, notifier=self.notifier)
-        except DrdError as exc:
-            log.warning("drill_finish_failed", run=run_id, error=str(exc))
 
 
 def run_drill(assembly: Assembly, config: Config, policy: DrillPolicy, *, trigger: str, clock: Clock) -> Outcome:

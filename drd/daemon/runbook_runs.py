@@ -33,8 +33,9 @@ log = structlog.get_logger(__name__)
 
 WORKERS = 4
 """Runs executed at once by one daemon."""
-KINDS = (KIND, "drill")
-"""Run kinds executed on the engine: runbook runs, and drills (runs of the drill-cross-region runbook)."""
+KINDS = (KIND, "drill", "restore")
+"""Run kinds executed on the engine: runbook runs, drills (the drill-cross-region runbook) and incident restores
+(the incident-restore runbook: a ``drd restore`` the person detached from, or whose process died)."""
 
 
 class RunbookRuns:

@@ -54,6 +54,8 @@ def restore_manifest(
     existing_resource_policy: str | None = None,
     restore_pvs: bool | None = None,
     labels: Mapping[str, str] | None = None,
+    included_resources: list[str] | None = None,
+    excluded_resources: list[str] | None = None,
 ) -> dict[str, Any]:
     """A Restore of ``backup`` in Velero's field names; unset options are left to Velero's defaults.
 
@@ -71,6 +73,10 @@ def restore_manifest(
         spec["includedNamespaces"] = list(included_namespaces)
     if namespace_mapping:
         spec["namespaceMapping"] = dict(namespace_mapping)
+    if included_resources:
+        spec["includedResources"] = list(included_resources)
+    if excluded_resources:
+        spec["excludedResources"] = list(excluded_resources)
     if existing_resource_policy is not None:
         spec["existingResourcePolicy"] = existing_resource_policy
     if restore_pvs is not None:

@@ -241,3 +241,35 @@ def test_a_detached_drill_is_run_by_the_daemon_which_keeps_its_evidence_and_coun
     samples = scrape(daemon)
     assert value(samples, "drd_drill_runs_total", policy="shop-drill", target_cluster="dr-west", result="passed") == 1
     assert value(samples, "drd_objective_met", policy="shop-drill", objective="rto") == 1
+
+
+def test_a_drill_the_cli_ran_is_counted_by_the_daemon_once(daemon, sandbox, primary, dr):
+    """A drill recorded by the CLI (no metrics there) is counted once by the leader's runs:record job."""
+    from drd.daemon.drill_recorder import finish_drill
+    from drd.drills.run import start_drill
+    from drd.runbooks.assembly import assemble
+    from tests.runbooks.engine.conftest import policy_backup
+    from tests.sandbox.velero.support import eventually, synced
+
+    policy_backup(primary, "shop-cli")
+    for replicator in sandbox.replicators:
+        replicator.replicate_once()
+    sandbox.cluster("dr-west").velero.run_periodic_now()
+    synced(dr, "shop-cli")
+    config = daemon.config.current
+    assembly = assemble(daemon.settings, config, daemon.store, identity="alice@test", executor="cli")
+    try:
+        run = start_drill(assembly.engine, config, config.drill_policies["shop-drill"], trigger="cli")
+        assembly.engine.execute(run.id)
+    finally:
+        assembly.close()
+    assert finish_drill(daemon.store, run.id, config=config)["result"] == "passed"
+    daemon.finishers.count_finished(daemon.store)  # the runs:record job may have counted it already
+
+    def counted() -> float | None:
+        labels = {"policy": "shop-drill", "target_cluster": "dr-west", "result": "passed"}
+        return value(scrape(daemon), "drd_drill_runs_total", **labels)
+
+    eventually(lambda: counted() == 1)
+    assert daemon.finishers.count_finished(daemon.store) == 0
+    assert counted() == 1

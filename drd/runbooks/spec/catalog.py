@@ -28,7 +28,7 @@ from drd.policy import errors
 from drd.policy.frozen import FrozenMap
 from drd.policy.locations import Loc, format_path
 from drd.policy.models.base import Model
-from drd.runbooks.spec.inputs import drill, kube, other, velero
+from drd.runbooks.spec.inputs import drill, kube, other, restore, velero
 
 Idempotency = Literal["pure", "idempotent", "keyed", "none"]
 
@@ -191,6 +191,11 @@ def _types() -> list[StepType]:
         StepType("drill.teardown", drill.DrillTeardownInputs, ("status", "namespaces", "keptUntil"), True,
                  "idempotent", 30 * MINUTE, _SIMULATED,
                  "Delete the drill's namespaces and Restore (or keep them for inspection when it failed)."),
+        StepType("restore.verify", restore.RestoreVerifyInputs,
+                 ("checks", "objects", "restoreWarnings", "restoreErrors", "failedObjects", "skippedExisting",
+                  "secrets", "passed"), False, "idempotent", 2 * HOUR, _SHOWN,
+                 "Prove an incident restore with the drill's checks, Velero's results and the application's "
+                 "Secrets."),
     ]  # fmt: skip
 
 

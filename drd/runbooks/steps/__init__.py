@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drd.runbooks.engine.actions import Action
-from drd.runbooks.steps import control, drill_steps, kube_steps, other_steps, velero_steps
+from drd.runbooks.steps import control, drill_steps, kube_steps, other_steps, restore_steps, velero_steps
 
 
 def default_actions() -> dict[str, Action]:
@@ -38,4 +38,5 @@ def default_actions() -> dict[str, Action]:
         "drill.verify": drill_steps.Verify(),
         "drill.captureEvidence": drill_steps.CaptureEvidence(),
         "drill.teardown": drill_steps.Teardown(),
+        "restore.verify": restore_steps.Verify(),
     }

@@ -202,6 +202,8 @@ class Restore:
             existing_resource_policy=i.existing_resource_policy,
             restore_pvs=i.restore_pvs,
             labels={TRIGGER: RUNBOOK_TRIGGER},
+            included_resources=list(i.included_resources or []) or None,
+            excluded_resources=list(i.excluded_resources or []) or None,
         )
 
 

@@ -16,6 +16,7 @@ EXPECTED_TYPES = {
     "k8s.waitReady", "k8s.isolateNamespace", "k8s.deleteNamespace", "job.run", "check.http", "check.tcp",
     "vault.read", "vault.write", "approval", "notify", "sleep", "assert",
     "drill.prepare", "drill.isolate", "drill.stopWorkloads", "drill.verify", "drill.captureEvidence", "drill.teardown",
+    "restore.verify",
 }  # fmt: skip
 
 

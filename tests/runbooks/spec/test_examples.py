@@ -19,11 +19,15 @@ from drd.runbooks.spec.unknown import Unknown, contains_unknown
 
 from .builders import RUNBOOKS
 
-NAMES = ["drill-cross-region", "failover-region", "pre-upgrade-backup", "restore-app", "verify-backup-storage"]
+NAMES = [
+    "drill-cross-region", "failover-region", "incident-restore", "pre-upgrade-backup", "restore-app",
+    "verify-backup-storage",
+]  # fmt: skip
 REQUIRED = {
     "restore-app": {"application": "shop", "namespace": "shop"},
     "pre-upgrade-backup": {"cluster": "primary-east"},
     "drill-cross-region": {"policy": "shop-drill", "cluster": "dr-west"},
+    "incident-restore": {"application": "shop", "cluster": "primary-east", "backup": "shop-1", "namespaces": "shop"},
 }
 OUTPUTS: dict[str, Any] = {
     "name": "shop-20260301030000", "phase": "Completed", "completedAt": "2026-03-01T03:00:00Z", "ageSeconds": 600,
@@ -35,6 +39,7 @@ OUTPUTS: dict[str, Any] = {
     "backupStartedAt": "2026-03-01T03:00:00Z", "partiallyFailed": False, "sourceCluster": "primary-east",
     "created": ["drill-shop-abc123"], "stopped": [], "checks": [], "objects": {}, "restoreWarnings": [],
     "passed": True, "events": [], "logs": {}, "keptUntil": None,
+    "deleted": True, "restoreErrors": [], "failedObjects": [], "skippedExisting": [], "secrets": {},
 }  # fmt: skip
 """A plausible value for every output name the shipped runbooks read."""
 

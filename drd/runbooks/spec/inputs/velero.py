@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, PlainSerializer, model_validator
 
 from drd.policy.durations import PositiveDuration
 from drd.policy.models.base import raise_violations
-from drd.policy.names import Name, NamespacePattern, ObjectName
+from drd.policy.names import Name, NamespacePattern, ObjectName, ResourceName
 from drd.runbooks.spec.inputs.common import BackupName, ClusterInputs, NamespaceList, freeze
 
 VeleroPhase = Literal[
@@ -59,6 +59,9 @@ class BackupInputs(ClusterInputs):
         return self
 
 
+ResourceList = Annotated[tuple[ResourceName, ...], Field(max_length=200)]
+"""Resource names as Velero takes them (``deployments``, ``deployments.apps``, ``*``)."""
+
 NamespaceMapping = Annotated[
     Mapping[Name, Name], AfterValidator(freeze), PlainSerializer(dict, return_type=dict[str, str])
 ]
@@ -71,6 +74,10 @@ class RestoreInputs(ClusterInputs):
     """The Backup to restore (usually ``${{ steps['find-backup'].outputs.name }}``)."""
     included_namespaces: NamespaceList | None = None
     """Restore only these source namespaces; default all in the backup."""
+    included_resources: ResourceList | None = None
+    """Restore only these resources (``deployments``, ``configmaps``, ``deployments.apps``); default all."""
+    excluded_resources: ResourceList | None = None
+    """Do not restore these resources."""
     namespace_mapping: NamespaceMapping = Field(default_factory=dict)
     """Source namespace → namespace to restore into."""
     existing_resource_policy: Literal["none", "update"] = "none"
