@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 
 from drd.clients.connect import Connections
@@ -72,22 +70,32 @@ def sweep_drill_namespaces(config: Config, connections: Connections, *, clock: C
 
 
 def check_freshness(config: Config, store: Store, metrics: Metrics, *, clock: Clock) -> Outcome:
-    """Set ``drill_freshness`` for every drill policy from the store (survives restarts)."""
+    """Set each drill policy's gauges from the store (survives restarts and leader changes).
+
+    ``drill_freshness``: the last passed drill is no older than the schedule's longest gap plus the
+    drill's timeout. The last drill's RTO, restored backup age and ``rto`` objective, and the last
+    success time, are set from the evidence of the newest finished drills.
+    """
     started = clock.now()
     stale = []
     for name, policy in sorted(config.drill_policies.items()):
         allowed = interval_hint(policy.spec.schedule) + policy.spec.effective_timeout
-        last = _last_passed(store, name)
-        fresh = last is not None and clock.now() - last <= allowed
+        finished = [r for r in store.list_runs(kind=KIND, subject=name, limit=50) if r.details.get("evidence")]
+        passed = [r for r in finished if r.details["evidence"].get("result") == "passed"]
+        last_success = passed[0].finished_at if passed else None
+        fresh = last_success is not None and clock.now() - last_success <= allowed
         metrics.set_objective_met(name, Objective.DRILL_FRESHNESS, fresh)
+        if finished:
+            evidence = finished[0].details["evidence"]
+            measurements = evidence.get("measurements") or {}
+            rto = (evidence.get("objectives") or {}).get("rto") or {}
+            metrics.restore_drill_state(
+                name,
+                last_success=last_success,
+                rto_seconds=measurements.get("rtoSeconds") if evidence.get("result") == "passed" else None,
+                restored_backup_age_seconds=measurements.get("rpoSeconds"),
+                rto_met=evidence.get("result") == "passed" and bool(rto.get("met")),
+            )
         if not fresh:
             stale.append(name)
     return Outcome("freshness", "drills", Phase.COMPLETED, started, clock.now(), {"stale": stale})
-
-
-def _last_passed(store: Store, policy: str) -> datetime | None:
-    for run in store.list_runs(kind=KIND, subject=policy, limit=50):
-        evidence = run.details.get("evidence") or {}
-        if evidence.get("result") == "passed":
-            return run.finished_at
-    return None

@@ -231,6 +231,28 @@ class Metrics:
             met = result == "passed" and rto_seconds is not None and rto_seconds <= objective
             self.objectives.set_met(policy, Objective.RTO, met)
 
+    def restore_drill_state(
+        self,
+        policy: str,
+        *,
+        last_success: datetime | None,
+        rto_seconds: float | None,
+        restored_backup_age_seconds: float | None,
+        rto_met: bool,
+    ) -> None:
+        """Set a drill policy's gauges from the store (after a restart or a leader change); counts nothing."""
+        i = self.instruments
+        with self._lock:
+            if policy not in self._drills:
+                return
+            if last_success is not None:
+                i.drill_last_success_timestamp_seconds.labels(policy).set(last_success.timestamp())
+            if rto_seconds is not None:
+                i.drill_rto_seconds.labels(policy).set(rto_seconds)
+            if restored_backup_age_seconds is not None:
+                i.drill_restored_backup_age_seconds.labels(policy).set(restored_backup_age_seconds)
+            self.objectives.set_met(policy, Objective.RTO, rto_met)
+
     def set_objective_met(self, policy: str, objective: Objective | str, met: bool) -> None:
         """Set ``drd_objective_met`` for a drill objective (``rto``, ``drill_freshness``) of a loaded drill policy.
 

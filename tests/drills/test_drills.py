@@ -306,3 +306,27 @@ def test_status_shows_the_last_drill_and_its_rto_against_the_objective(
     assert shop.drill is not None
     assert (shop.drill.policy, shop.drill.result, shop.drill.rto_met) == ("quick", "passed", True)
     assert shop.to_row()["rto"].endswith("/ 2m")
+
+
+def test_a_restarted_daemon_restores_the_drill_gauges_from_the_store(
+    sandbox, primary, dr, make_engine, store, add_drill
+):
+    """After a restart the last drill's RTO, its objective and the last success come back from the evidence."""
+    from prometheus_client import CollectorRegistry
+
+    from drd.clock import SystemClock
+    from drd.daemon.drills import check_freshness
+    from drd.metrics import Metrics
+
+    replicated_backup(sandbox, primary, dr)
+    config = add_drill("quick")
+    evidence = drill(make_engine, store, config, "quick")
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)  # a new process: nothing observed yet
+    metrics.set_policies(config.backup_policies.values(), config.drill_policies.values())
+    check_freshness(config, store, metrics, clock=SystemClock())
+    sample = registry.get_sample_value
+    assert sample("drd_objective_met", {"policy": "quick", "objective": "rto"}) == 1
+    assert sample("drd_objective_met", {"policy": "quick", "objective": "drill_freshness"}) == 1
+    assert sample("drd_drill_rto_seconds", {"policy": "quick"}) == evidence["measurements"]["rtoSeconds"]
+    assert sample("drd_drill_last_success_timestamp_seconds", {"policy": "quick"}) > 0

@@ -15,7 +15,7 @@ def register(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     status = commands.add_parser(
         "status",
         parents=parents,
-        help="per application: last good backup, RPO now vs objective, schedule and storage location",
+        help="per application: last good backup, RPO vs objective, last drill, RTO vs objective, breaches first",
     )
     status.set_defaults(handler="drd.cli.commands.status:status")
     backup = commands.add_parser("backup", parents=parents, help="backups on demand")
