@@ -22,6 +22,7 @@ from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.base import Document
 from drd.policy.models.cluster import Cluster
 from drd.policy.models.drill import DrillPolicy
+from drd.policy.models.upgrade import UpgradePlan, check_upgrade_plan
 
 Check = Callable[[Any, Catalog], Iterable[Finding]]
 """A cross-document check: given a valid document of its kind and every valid document, what is wrong."""
@@ -75,12 +76,13 @@ class Registry:
 
 
 def builtin() -> Registry:
-    """A registry of the kinds drd.policy defines: Cluster, BackupPolicy, DrillPolicy."""
+    """A registry of the kinds drd.policy defines: Cluster, BackupPolicy, DrillPolicy, UpgradePlan."""
     return Registry(
         [
             KindSpec(Cluster, validate.check_cluster),
             KindSpec(BackupPolicy, validate.check_backup_policy),
             KindSpec(DrillPolicy, validate.check_drill_policy),
+            KindSpec(UpgradePlan, check_upgrade_plan),
         ]
     )
 

@@ -47,6 +47,7 @@ def validate(ctx: CliContext, args: argparse.Namespace) -> int:
         "clusters": len(config.clusters),
         "backupPolicies": len(config.backup_policies),
         "drillPolicies": len(config.drill_policies),
+        "upgradePlans": len(config.documents.get("UpgradePlan", {})),
     }
     if ctx.output == "table":
         for warning in config.warnings:
