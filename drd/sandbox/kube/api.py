@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from drd.sandbox.kube import discovery, errors, logs, openapi, proxy, routing, tables, watch
+from drd.sandbox.kube import discovery, errors, eviction, logs, openapi, proxy, routing, tables, watch
 from drd.sandbox.kube import exec as pod_exec
 from drd.sandbox.kube.deletion import Propagation
 from drd.sandbox.kube.patches import PatchType
@@ -127,6 +127,14 @@ class Api:
             return pod_exec.open_session(
                 self.store, request.query, request.headers, namespace=target.namespace, name=target.name
             )
+        if target.subresource == "eviction" and target.name is not None and target.namespace is not None:
+            if request.method.upper() != "POST":
+                raise errors.MethodNotAllowed()
+            body = self._json_body(request)
+            status = eviction.evict(
+                self.store, body, namespace=target.namespace, name=target.name, dry_run=_dry_run(request)
+            )
+            return Response(201, status)
         verbs: dict[str, Callable[[Request, ResourceType, routing.ResourcePath], Response | WatchResponse]] = {
             "GET": self._get,
             "POST": self._create,
@@ -152,7 +160,7 @@ class Api:
             (sub == "status" and rt.status_subresource)
             or (sub == "scale" and rt.scale is not None)
             or (sub == "finalize" and rt.plural == "namespaces" and not rt.group)
-            or (sub in ("log", "exec") and rt.plural == "pods" and not rt.group)
+            or (sub in ("log", "exec", "eviction") and rt.plural == "pods" and not rt.group)
         ):
             raise errors.RouteNotFound()
         return rt

@@ -85,6 +85,8 @@ def _resource_entries(rt: ResourceType) -> list[Obj]:
     if rt.plural == "pods" and not rt.group:
         entries.append({"name": "pods/log", **base, "kind": "Pod", "verbs": ["get"]})
         entries.append({"name": "pods/exec", **base, "kind": "PodExecOptions", "verbs": ["create", "get"]})
+        eviction = {"group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}
+        entries.append({"name": "pods/eviction", **base, **eviction})
     if rt.status_subresource:
         entries.append({"name": f"{rt.plural}/status", **base, "kind": rt.kind, "verbs": list(SUBRESOURCE_VERBS)})
     if rt.scale is not None:
