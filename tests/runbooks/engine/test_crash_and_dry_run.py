@@ -89,6 +89,7 @@ def test_a_dry_run_changes_nothing_and_says_what_each_step_would_do(
     make_engine, shipped, primary, sandbox, store, mode
 ):
     """The plan reads for real, lists the gate and the restore it would create, and leaves every cluster as it was."""
+    sandbox.pause_replication()  # no backup may reach dr-west on its own while the clusters are compared
     policy_backup(primary, "shop-1")
     make_engine()  # connections and clients exist before the snapshot
     before = snapshot(sandbox)
