@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TextIO
@@ -55,3 +55,15 @@ def _cell(value: Any) -> str:
     if isinstance(plain, list):
         return ",".join(str(v) for v in plain) or "-"
     return redaction.redact_text(str(plain))
+
+
+def render_problems(
+    ctx: Any, problems: Sequence[Any], paths: Sequence[str], *, as_json: Callable[[Any], Any] = str
+) -> None:
+    """Invalid documents: ``file:line: path: message`` lines and a count, or ``{"valid": false, "errors": …}``."""
+    if ctx.output == "table":
+        for problem in problems:
+            ctx.stdout.write(f"{problem}\n")
+        ctx.stderr.write(f"{len(problems)} error(s) in {', '.join(paths)}\n")
+    else:
+        ctx.render({"valid": False, "errors": [as_json(p) for p in problems]})

@@ -29,6 +29,7 @@ def register(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def validate(ctx: CliContext, args: argparse.Namespace) -> int:
     """Load and validate; problems go to stdout as ``file:line: path: message`` lines."""
+    from drd.cli import output
     from drd.errors import PolicyError
     from drd.policy.loader import load_config
 
@@ -36,12 +37,7 @@ def validate(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         config = load_config(paths)
     except PolicyError as exc:
-        if ctx.output == "table":
-            for problem in exc.problems:
-                ctx.stdout.write(f"{problem}\n")
-            ctx.stderr.write(f"{len(exc.problems)} error(s) in {', '.join(paths)}\n")
-        else:
-            ctx.render({"valid": False, "errors": [_problem_dict(p) for p in exc.problems]})
+        output.render_problems(ctx, exc.problems, paths, as_json=_problem_dict)
         return ExitCode.USAGE
     summary = {
         "clusters": len(config.clusters),

@@ -49,12 +49,7 @@ def lint(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         found = load_runbooks(paths)
     except PolicyError as exc:
-        if ctx.output == "table":
-            for problem in exc.problems:
-                ctx.stdout.write(f"{problem}\n")
-            ctx.stderr.write(f"{len(exc.problems)} error(s) in {', '.join(paths)}\n")
-        else:
-            ctx.render({"valid": False, "errors": [str(p) for p in exc.problems]})
+        output.render_problems(ctx, exc.problems, paths)
         return ExitCode.USAGE
     if ctx.output == "table":
         ctx.stdout.write(f"{', '.join(paths)}: valid ({len(found.runbooks)} runbooks)\n")
