@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from drd.errors import PermanentError
+from drd.upgrades.preflight import Finding
 from drd.upgrades.versions import Version, parse
 
 
@@ -64,6 +65,17 @@ class Provider(Protocol):
 
     def upgrade_node_group(self, cluster: str, group: str, version: str) -> str:
         """Start rolling ``group`` to ``version`` (never newer than the control plane); returns an operation id."""
+        ...
+
+    def upgrade_addons(self, cluster: str, version: str) -> list[str]:
+        """Start moving the platform's managed add-ons to versions compatible with ``version``.
+
+        Returns one operation id per add-on changed (``[]`` when the platform manages none or all fit).
+        """
+        ...
+
+    def readiness(self, cluster: str, version: str) -> list[Finding]:
+        """The platform's own upgrade-readiness findings for ``version`` (EKS insights); ``[]`` when it has none."""
         ...
 
 
