@@ -140,6 +140,15 @@ class AwsSettings:
 
 
 @dataclass(frozen=True)
+class PrometheusSettings:
+    """The Prometheus server metric gates (``check.prometheus``) query."""
+
+    url: str = ""
+    """Base URL of its HTTP API (``http://prometheus.monitoring:9090``); env ``DRD_PROMETHEUS_URL``; empty: not
+    configured, and a metric gate without its own ``url`` fails saying so."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, grouped by concern."""
 
@@ -152,6 +161,7 @@ class Settings:
     kube: KubeSettings = field(default_factory=KubeSettings)
     vault: VaultSettings = field(default_factory=VaultSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -199,6 +209,7 @@ class Settings:
                 endpoint_url=read.text("AWS_ENDPOINT_URL", ""),
                 region=read.text("AWS_DEFAULT_REGION", AwsSettings.region),
             ),
+            prometheus=PrometheusSettings(url=read.text("DRD_PROMETHEUS_URL", "")),
         )
 
     def effective(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def test_defaults_are_pinned():
     assert settings.vault.addr == ""
     assert not settings.vault.token
     assert (settings.aws.endpoint_url, settings.aws.region) == ("", "us-east-1")
+    assert settings.prometheus.url == ""
 
 
 def test_state_defaults_to_the_xdg_state_directory():

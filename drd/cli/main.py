@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from drd import __version__
-from drd.cli.commands import daemon, drill, policies, restore, runbook, sandbox, status, upgrade
+from drd.cli.commands import daemon, drill, policies, restore, rotate, runbook, sandbox, status, upgrade
 from drd.cli.exit_codes import ExitCode
 
 Handler = Callable[..., int]
 
-_COMMAND_GROUPS = (daemon, status, drill, restore, upgrade, policies, runbook, sandbox)
+_COMMAND_GROUPS = (daemon, status, drill, restore, upgrade, rotate, policies, runbook, sandbox)
 
 _DESCRIPTION = """\
 drd keeps Kubernetes clusters recoverable and proves it: it drives Velero backups

@@ -25,6 +25,9 @@ class ClientError(DrdError):
 class KubeError(ClientError):
     """A Kubernetes API request failed."""
 
+    causes: tuple[dict[str, str], ...] = ()
+    """The ``Status``'s ``details.causes`` (an eviction's ``DisruptionBudget`` refusal, a field's problem)."""
+
 
 class KubeNotFound(KubeError, PermanentError):
     """404: the object (or its namespace, or its resource type) does not exist."""
@@ -98,3 +101,41 @@ class VaultInvalidRequest(VaultError, PermanentError):
 
 class VaultUnavailable(VaultError, TemporaryError):
     """5xx or a connection failure."""
+
+
+# AWS IAM and credential checks (messages name the user and the access key id, never the secret)
+class IamError(ClientError):
+    """An IAM, STS or credential-check request failed; ``code`` is AWS's error code (``NoSuchEntity``)."""
+
+    def __init__(
+        self, message: str, *, system: str, code: str = "", status: int | None = None, delay: float = 5.0
+    ) -> None:
+        super().__init__(message, system=system, status=status, delay=delay)
+        self.code = code
+
+
+class IamNotFound(IamError, PermanentError):
+    """``NoSuchEntity``: the user or the access key does not exist."""
+
+
+class IamRefused(IamError, PermanentError):
+    """IAM refused the request as it stands (access denied, invalid input, …)."""
+
+
+class AccessKeyLimitExceeded(IamRefused):
+    """``LimitExceeded``: the user already has two access keys; one must be deleted before another is created."""
+
+
+class IamUnavailable(IamError, TemporaryError):
+    """Throttling, a 5xx or a lost connection: the request may succeed later."""
+
+
+class CredentialsNotYetValid(IamError, TemporaryError):
+    """``InvalidAccessKeyId``/``InvalidClientTokenId``: unknown to AWS *yet* (IAM propagates new keys in seconds).
+
+    Callers checking a new key poll with a bounded budget; a key that stays unknown was deleted or never existed.
+    """
+
+
+class CredentialsRejected(IamError, PermanentError):
+    """``SignatureDoesNotMatch`` (wrong secret) or ``AccessDenied`` (the key works but lacks permission)."""

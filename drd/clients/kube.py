@@ -41,6 +41,8 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 TEXT = "text/plain, */*"
+SANDBOX_CONTROL_PLANE = "/sandbox.drd.dev/v1/controlplane"
+"""The ``drd sandbox`` emulator's platform endpoint (its stand-in for a managed control plane's API)."""
 EXEC_OUTPUT_LIMIT = 1 << 20
 """How many characters of stdout and of stderr :meth:`KubeClient.exec` keeps; the rest is read and dropped."""
 
@@ -375,6 +377,40 @@ class KubeClient:
         path = resource.path(namespace=namespace, name=name)
         return self._json("PATCH", path, query=_dry_run(dry_run), body=operations, content_type=JSON_PATCH)
 
+    def evict(self, namespace: str, name: str, *, uid: str | None = None, dry_run: bool = False) -> None:
+        """Evict a pod through its ``eviction`` subresource (a ``policy/v1`` Eviction), as ``kubectl drain`` does.
+
+        The API server deletes the pod unless a PodDisruptionBudget forbids it.
+        ``uid`` makes it a precondition (a replacement with the same name is
+        left alone). Raised: KubeNotFound (no such pod), KubeUnavailable with
+        ``status`` 429 when a budget allows no disruption now (``causes`` holds
+        the ``DisruptionBudget`` cause naming it) or the API sheds load, 500
+        when several budgets select the pod.
+        """
+        body: dict[str, Any] = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        if uid:
+            body["deleteOptions"] = {"preconditions": {"uid": uid}}
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/eviction"
+        self._json("POST", path, query=_dry_run(dry_run), body=body)
+
+    def sandbox_control_plane(self, version: str | None = None) -> str:
+        """The ``drd sandbox`` emulator's control-plane version, first set to ``version`` when given.
+
+        The sandbox's stand-in for a managed platform's API (EKS
+        ``UpdateClusterVersion``): ``PUT {"gitVersion": …}`` changes what
+        ``/version`` reports. Raised: KubeNotFound (not a sandbox emulator),
+        KubeInvalid (a malformed version), KubeUnavailable.
+        """
+        if version is None:
+            document = self._json("GET", SANDBOX_CONTROL_PLANE)
+        else:
+            document = self._json("PUT", SANDBOX_CONTROL_PLANE, body={"gitVersion": version})
+        return str(document.get("gitVersion", ""))
+
     def delete(
         self,
         resource: Resource,
@@ -473,7 +509,12 @@ class KubeClient:
             error_type = KubeGone
         else:
             error_type = KubeUnavailable
-        return error_type(message, system=self.system, status=code)
+        error = error_type(message, system=self.system, status=code)
+        details = status.get("details")
+        causes = details.get("causes") if isinstance(details, dict) else None
+        if isinstance(causes, list):  # kept for callers: an eviction's DisruptionBudget cause names the budget
+            error.causes = tuple({str(k): str(v) for k, v in c.items()} for c in causes if isinstance(c, dict))
+        return error
 
 
 class WatchStream:

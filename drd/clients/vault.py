@@ -1,20 +1,23 @@
-"""Vault / OpenBao over hvac: KV v2 secrets and server health, with typed errors.
+"""Vault / OpenBao over hvac: KV v2 secrets, database static roles and server health, with typed errors.
 
 hvac's exceptions, and the ``requests`` connection errors beneath them, stop
 here and become :mod:`drd.clients.errors` Vault errors naming the server, the
 mount and the path: a sealed server is :class:`VaultSealed` (temporary), a
 denied token :class:`VaultForbidden`, a missing path or version
 :class:`VaultNotFound`, a stale check-and-set :class:`VaultCasMismatch`, and
-anything about reaching the server :class:`VaultUnavailable`.
+anything about reaching the server :class:`VaultUnavailable`. A static-role
+rotation Vault could not finish is :class:`VaultRotationIncomplete` (temporary:
+Vault keeps retrying in the background, so the password may still change later).
 
 Secret values never leave through an error or a repr: messages carry only
 Vault's own error text (which never echoes request data), and
-:class:`KvSecret` masks its values. The token is passed explicitly; an empty
+:class:`KvSecret` and :class:`StaticCredentials` mask their values. The token is passed explicitly; an empty
 token is *not* replaced by ``VAULT_TOKEN`` or ``~/.vault-token`` as hvac would.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from typing import Any
 
 import hvac
 import hvac.exceptions
+import hvac.utils
 
 from drd import redaction
 from drd.clients.errors import (
@@ -39,7 +43,10 @@ from drd.settings import VaultSettings
 from drd.velero.timefmt import parse_rfc3339
 
 DEFAULT_MOUNT = "secret"
+DATABASE_MOUNT = "database"
 _MAX_MESSAGE = 300
+_RETRYING = re.compile(r"retries will continue in the background")
+_NO_SUCH_ROLE = re.compile(r"^unknown role\b|no static role found")
 _STATUS = {
     hvac.exceptions.InvalidRequest: 400,
     hvac.exceptions.Unauthorized: 401,
@@ -56,6 +63,15 @@ _STATUS = {
 
 class VaultCasMismatch(VaultInvalidRequest):
     """A check-and-set write named a version that is not the current one: re-read, then decide."""
+
+
+class VaultRotationIncomplete(VaultUnavailable):
+    """Vault could not finish rotating a static role's password and keeps retrying in the background.
+
+    Temporary: retrying by hand is safe. Until a retry succeeds the old password stays
+    readable and valid, but the cut-over may then happen at any moment without notice, so
+    whoever asked must keep watching ``last_vault_rotation``.
+    """
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,6 +105,43 @@ class KvVersion:
     def readable(self) -> bool:
         """Neither soft-deleted nor destroyed."""
         return self.deletion_time is None and not self.destroyed
+
+
+@dataclass(frozen=True, slots=True)
+class KvMetadata:
+    """A KV v2 secret's metadata: its versions and its version-independent ``custom_metadata``."""
+
+    current_version: int
+    versions: tuple[KvVersion, ...]
+    """Every version Vault still keeps, oldest first (pruned versions are gone)."""
+    custom_metadata: Mapping[str, str]
+    mount: str = DEFAULT_MOUNT
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StaticCredentials:
+    """A database static role's current credentials. Its repr and str never show the password."""
+
+    username: str
+    password: str = field(repr=False)
+    last_vault_rotation: datetime
+    """When Vault last changed the password (creating the role counts)."""
+    ttl: int
+    """Seconds until Vault's next scheduled rotation, as of the read."""
+    rotation_period: int = 0
+    """Seconds between scheduled rotations."""
+    role: str = ""
+    mount: str = DATABASE_MOUNT
+
+    def __repr__(self) -> str:
+        return (
+            f"StaticCredentials(mount={self.mount!r}, role={self.role!r}, username={self.username!r}, "
+            f"password={redaction.MASK!r}, last_vault_rotation={self.last_vault_rotation.isoformat()!r}, "
+            f"ttl={self.ttl})"
+        )
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,21 +224,94 @@ class VaultClient:
 
     def kv_versions(self, path: str, *, mount: str = DEFAULT_MOUNT) -> list[KvVersion]:
         """Every version Vault still keeps of a secret, oldest first (pruned versions are gone)."""
+        return list(self.read_kv_metadata(path, mount=mount).versions)
+
+    def delete_kv(self, path: str, *, mount: str = DEFAULT_MOUNT) -> None:
+        """Remove a secret with every version and its metadata (absent already: nothing to do)."""
+        with self._translated(f"delete {mount}/{path}"):
+            self._client.secrets.kv.v2.delete_metadata_and_all_versions(path=path, mount_point=mount)
+
+    def read_kv_metadata(self, path: str, *, mount: str = DEFAULT_MOUNT) -> KvMetadata:
+        """A secret's metadata: current version, kept versions and custom metadata; VaultNotFound when absent."""
         with self._translated(f"read metadata {mount}/{path}"):
             response = self._client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
-        versions = (response.get("data") or {}).get("versions") or {}
-        return sorted(
-            (
-                KvVersion(
-                    version=int(number),
-                    created_time=parse_rfc3339(info.get("created_time")),
-                    deletion_time=parse_rfc3339(info.get("deletion_time")),
-                    destroyed=bool(info.get("destroyed")),
+        body = response.get("data") or {}
+        versions = body.get("versions") or {}
+        return KvMetadata(
+            current_version=int(body.get("current_version") or 0),
+            versions=tuple(
+                sorted(
+                    (
+                        KvVersion(
+                            version=int(number),
+                            created_time=parse_rfc3339(info.get("created_time")),
+                            deletion_time=parse_rfc3339(info.get("deletion_time")),
+                            destroyed=bool(info.get("destroyed")),
+                        )
+                        for number, info in versions.items()
+                    ),
+                    key=lambda v: v.version,
                 )
-                for number, info in versions.items()
             ),
-            key=lambda v: v.version,
+            custom_metadata=MappingProxyType({str(k): str(v) for k, v in (body.get("custom_metadata") or {}).items()}),
+            mount=mount,
+            path=path,
         )
+
+    def set_kv_custom_metadata(
+        self, path: str, custom_metadata: Mapping[str, str | None], *, mount: str = DEFAULT_MOUNT
+    ) -> None:
+        """Merge keys into a secret's ``custom_metadata``; a key given as None is removed, others are kept.
+
+        A JSON merge patch (``PATCH metadata/<path>``), so the secret's other metadata settings
+        (``max_versions``, ``cas_required``, ``delete_version_after``) are left as they are —
+        unlike hvac's ``update_metadata``, which resets ``delete_version_after``. The secret
+        must exist (VaultNotFound otherwise).
+        """
+        if not isinstance(custom_metadata, Mapping) or not all(
+            isinstance(key, str) and (value is None or isinstance(value, str)) for key, value in custom_metadata.items()
+        ):
+            raise TypeError("custom metadata must map strings to strings (or None to remove a key)")
+        url = hvac.utils.format_url("/v1/{mount}/metadata/{path}", mount=mount, path=path)
+        with self._translated(f"update metadata {mount}/{path}"):
+            self._client.adapter.request(
+                "PATCH",
+                url,
+                json={"custom_metadata": dict(custom_metadata)},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+
+    # Database static roles
+    def static_credentials(self, role: str, *, mount: str = DATABASE_MOUNT) -> StaticCredentials:
+        """A static role's current username and password (``GET <mount>/static-creds/<role>``)."""
+        action = f"read {mount}/static-creds/{role}"
+        with self._translated(action):
+            response = self._client.secrets.database.get_static_credentials(role, mount_point=mount)
+        body = response.get("data") or {}
+        rotated = parse_rfc3339(body.get("last_vault_rotation"))
+        if rotated is None or not body.get("username") or not isinstance(body.get("password"), str):
+            raise VaultInvalidRequest(
+                f"{action}: the answer lacks username, password or last_vault_rotation", system=self.system
+            )
+        return StaticCredentials(
+            username=str(body["username"]),
+            password=body["password"],
+            last_vault_rotation=rotated,
+            ttl=int(body.get("ttl") or 0),
+            rotation_period=int(body.get("rotation_period") or 0),
+            role=role,
+            mount=mount,
+        )
+
+    def rotate_static_role(self, role: str, *, mount: str = DATABASE_MOUNT) -> None:
+        """Have Vault change the static role's password now (``POST <mount>/rotate-role/<role>``).
+
+        A hard cut-over: the old password is refused as soon as this returns. When Vault
+        cannot finish (the database is down, the statement fails) this raises
+        :class:`VaultRotationIncomplete`: temporary, and Vault retries by itself.
+        """
+        with self._translated(f"rotate {mount}/rotate-role/{role}"):
+            self._client.secrets.database.rotate_static_role_credentials(role, mount_point=mount)
 
     # Server
     def health(self) -> VaultHealth:
@@ -232,11 +358,20 @@ class VaultClient:
         message = said or type(exc).__name__
         if isinstance(exc, hvac.exceptions.VaultDown) and "sealed" in said.lower():
             return VaultSealed(f"{action}: Vault is sealed", system=self.system, status=status, delay=30.0)
+        if isinstance(exc, hvac.exceptions.InternalServerError) and _RETRYING.search(said):
+            return VaultRotationIncomplete(
+                f"{action}: the rotation did not finish and Vault retries it in the background, so the password "
+                f"may still change later without notice ({said})",
+                system=self.system,
+                status=status,
+            )
         if isinstance(exc, hvac.exceptions.Forbidden | hvac.exceptions.Unauthorized):
             error_type = VaultForbidden
             message = "permission denied (the token is invalid or expired, or no policy grants this path)"
         elif isinstance(exc, hvac.exceptions.InvalidPath):
             error_type, message = VaultNotFound, _not_found(exc, said)
+        elif isinstance(exc, hvac.exceptions.InvalidRequest) and _NO_SUCH_ROLE.search(said):
+            error_type, message = VaultNotFound, "no such role"
         elif isinstance(exc, hvac.exceptions.InvalidRequest):
             error_type = VaultCasMismatch if "check-and-set" in said else VaultInvalidRequest
         elif isinstance(exc, hvac.exceptions.ParamValidationError | hvac.exceptions.UnsupportedOperation):

@@ -25,6 +25,7 @@ from drd.backups import run as backups
 from drd.clients.connect import Connections
 from drd.clients.errors import KubeError
 from drd.clients.kube import KubeClient
+from drd.clients.vault import VaultClient
 from drd.clock import Clock, SystemClock
 from drd.daemon import catchup, leader_config
 from drd.daemon.backup_observer import BackupObserver
@@ -39,12 +40,17 @@ from drd.daemon.leader import LeaderElector
 from drd.daemon.readiness import ClusterStatus, ConfigStatus, LeaderStatus, Readiness
 from drd.daemon.recorder import Recorder
 from drd.daemon.restores import finish_restore
+from drd.daemon.rotation_recorder import finish_rotation
+from drd.daemon.rotations import check_rotation_ages, start_scheduled_rotation
 from drd.daemon.rpo import RpoWatch
 from drd.daemon.runbook_runs import RunbookRuns
 from drd.daemon.scheduler import JobScheduler
+from drd.daemon.upgrade_ledger import StoreLedger
+from drd.daemon.upgrade_recorder import finish_upgrade_run
 from drd.drills.run import KIND as DRILL_KIND
 from drd.errors import ConfigError
 from drd.metrics import Metrics
+from drd.operations import repo_escrow
 from drd.operations.notification import Notification
 from drd.operations.notify import Notifier
 from drd.outcomes import Outcome, Phase
@@ -52,11 +58,17 @@ from drd.policy.loader import Config
 from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.cluster import Cluster, Role
 from drd.policy.models.drill import DrillPolicy
+from drd.policy.models.rotation import RotationPolicy
+from drd.policy.models.upgrade import UpgradePlan
 from drd.restore.run import KIND as RESTORE_KIND
+from drd.rotation.run import KIND as ROTATION_KIND
 from drd.runbooks.observer import MetricsObserver
 from drd.runbooks.usage import backups_in_use
 from drd.settings import Settings
 from drd.store import Store, open_store
+from drd.upgrades.progress import CLUSTER_KIND as UPGRADE_CLUSTER_KIND
+from drd.upgrades.progress import STAGE_KIND as UPGRADE_STAGE_KIND
+from drd.upgrades.run import UpgradeDriver
 
 log = structlog.get_logger(__name__)
 
@@ -70,8 +82,12 @@ RECORD_SECONDS = 15.0
 SWEEP_SECONDS = 60.0
 """How often expired drill namespaces are looked for."""
 RUNBOOK_POLL_SECONDS = 5.0
+UPGRADE_ADVANCE_SECONDS = 15.0
+"""How often the daemon starts the next runs of upgrades already started, and exports their phases."""
 """How often the leader looks for runbook runs to carry on (detached, approved, queued, interrupted)."""
 HEALTH_CHECK_SECONDS = 15.0
+REPO_ESCROW_SECONDS = 300.0
+"""How often the leader checks every cluster's velero-repo-credentials against the escrow in Vault (when configured)."""
 
 
 class Daemon:
@@ -94,6 +110,10 @@ class Daemon:
             clock=self.clock,
             min_interval_seconds=settings.notify.min_interval_seconds,
         )
+        self._repo_alerts: dict[str, tuple[str, str | None]] = {}
+        """velero-repo-credentials findings announced: cluster → (state, digest); only the escrow job uses it."""
+        self._repo_states: dict[str, str] = {}
+        """The states the escrow job found last (a pass that changes nothing and finds the same is only logged)."""
         self.store: Store | None = None
         self.elector: LeaderElector | None = None
         self.observer: BackupObserver | None = None
@@ -123,10 +143,15 @@ class Daemon:
                 RESTORE_KIND: lambda run: finish_restore(
                     self._store(), run, config=self.config.current, metrics=self.metrics
                 ),
+                UPGRADE_CLUSTER_KIND: lambda run: finish_upgrade_run(self._store(), run, notifier=self.notifier),
+                UPGRADE_STAGE_KIND: lambda run: finish_upgrade_run(self._store(), run, notifier=self.notifier),
+                ROTATION_KIND: lambda run: finish_rotation(
+                    self._store(), run, metrics=self.metrics, notifier=self.notifier
+                ),
             },
             then=MetricsObserver(self.metrics),
         )
-        """Records finished drills and restores (the engine's observer, and the ``runs:record`` job)."""
+        """Records finished drills, restores and upgrade runs (the engine's observer, and the ``runs:record`` job)."""
 
     # Lifecycle
     def start(self) -> None:
@@ -292,6 +317,14 @@ class Daemon:
                 func=self._carry_on_runbooks,
                 interval_seconds=RUNBOOK_POLL_SECONDS,
             ),
+            JobSpec(
+                id="upgrades:advance",
+                kind="upgrades",
+                subject="plans",
+                func=functools.partial(self._advance_upgrades, config),
+                inputs=(config,),
+                interval_seconds=UPGRADE_ADVANCE_SECONDS,
+            ),
         ]
         for name, policy in sorted(config.backup_policies.items()):
             cluster = config.source_cluster(policy)
@@ -317,6 +350,18 @@ class Daemon:
                     )
                 )
         jobs += self._drill_jobs(config)
+        jobs += self._rotation_jobs(config)
+        if self.settings.vault.addr:  # the escrow lives in Vault: without one there is nothing to compare with
+            jobs.append(
+                JobSpec(
+                    id="velero:repo-escrow",
+                    kind="repo-escrow",
+                    subject=repo_escrow.SECRET_NAME,
+                    func=functools.partial(self._escrow_repo_credentials, config),
+                    inputs=(tuple(sorted(config.clusters.items())),),
+                    interval_seconds=REPO_ESCROW_SECONDS,
+                )
+            )
         return jobs
 
     def _drill_jobs(self, config: Config) -> list[JobSpec]:
@@ -355,6 +400,58 @@ class Daemon:
             )
         return jobs
 
+    def _rotation_jobs(self, config: Config) -> list[JobSpec]:
+        """Each RotationPolicy on its schedule, and the age check (``maxAge``, ``drd_secret_age_seconds``)."""
+        policies = config.of_kind(RotationPolicy)
+        if not policies:
+            return []
+        jobs = [
+            JobSpec(
+                id="rotations:age",
+                kind="rotation-age",
+                subject="rotations",
+                func=functools.partial(self._check_rotation_ages, config),
+                inputs=(config,),
+                interval_seconds=RPO_CHECK_SECONDS,
+            )
+        ]
+        for name, policy in sorted(policies.items()):
+            if policy.spec.schedule is None:
+                continue
+            jobs.append(
+                JobSpec(
+                    id=f"rotation:{name}",
+                    kind=ROTATION_KIND,
+                    subject=name,
+                    func=functools.partial(self._rotate, config, policy, "schedule"),
+                    inputs=(policy,),
+                    schedule=policy.spec.schedule,
+                    catch_up="once",
+                    retries=0,
+                )
+            )
+        return jobs
+
+    def _rotate(self, config: Config, policy: RotationPolicy, trigger: str) -> Outcome:
+        assert self.runbook_runs is not None
+        return start_scheduled_rotation(
+            self.runbook_runs.assembly(config),
+            config,
+            policy,
+            trigger=trigger,
+            lock_cluster=self.settings.leader.cluster,
+            clock=self.clock,
+        )
+
+    def _check_rotation_ages(self, config: Config) -> Outcome:
+        return check_rotation_ages(
+            config,
+            self._store(),
+            self.metrics,
+            rotate=lambda policy: self._rotate(config, policy, "max-age"),
+            clock=self.clock,
+        )
+
     def _drill(self, config: Config, policy: DrillPolicy) -> Outcome:
         assert self.runbook_runs is not None
         return run_drill(self.runbook_runs.assembly(config), config, policy, trigger="schedule", clock=self.clock)
@@ -387,6 +484,28 @@ class Daemon:
         assert self.runbook_runs is not None
         return self.runbook_runs.tick()
 
+    def _advance_upgrades(self, config: Config) -> Outcome:
+        """Start the next runs of every upgrade already started (never a new one), and export each cluster's phase."""
+        assert self.runbook_runs is not None
+        started = self.clock.now()
+        plans = config.of_kind(UpgradePlan)
+        submitted = 0
+        for name, plan in sorted(plans.items()):
+            ledger = StoreLedger(self._store())
+            if not ledger.runs(name):
+                self.metrics.set_upgrade_phases(name, {})
+                continue
+            driver = UpgradeDriver(
+                self.runbook_runs.assembly(config).engine, config, plan, ledger, requested_by="daemon", trigger="daemon"
+            )
+            before = driver.status()
+            now = driver.advance() if before.start else before
+            submitted += len(before.start)
+            self.metrics.set_upgrade_phases(name, {c.cluster: c.phase for c in now.clusters})
+        return Outcome(
+            "upgrades", "plans", Phase.COMPLETED, started, self.clock.now(), {"plans": len(plans), "started": submitted}
+        )
+
     def _check_clusters(self) -> Outcome:
         started = self.clock.now()
         config = self.config.current
@@ -401,6 +520,35 @@ class Daemon:
                 unreachable.append(name)
         phase = Phase.COMPLETED if not unreachable else Phase.PARTIALLY_FAILED
         return Outcome("health", "clusters", phase, started, self.clock.now(), {"unreachable": unreachable})
+
+    def _escrow_repo_credentials(self, config: Config) -> Outcome:
+        """Escrow, compare and seed every cluster's velero-repo-credentials; export states; announce new findings."""
+        started = self.clock.now()
+        targets: dict[str, repo_escrow.VeleroCluster] = {}
+        unreachable: dict[str, str] = {}
+        for name, cluster in sorted(config.clusters.items()):
+            try:
+                targets[name] = repo_escrow.VeleroCluster(self.connections.get(cluster), cluster.spec.velero_namespace)
+            except KubeError as exc:
+                unreachable[name] = f"cannot connect: {exc}"
+        vault = VaultClient.from_settings(self.settings.vault, timeout=self.settings.kube.request_timeout_seconds)
+        try:
+            report = repo_escrow.reconcile_repo_credentials(targets, vault, unreachable=unreachable)
+        finally:
+            vault.close()
+        self.metrics.set_repo_credentials_states(report.states)
+        for finding in repo_escrow.alerts_to_send(report, self._repo_alerts):
+            notice = repo_escrow.notification(finding, report)
+            if notice is not None:
+                self.notifier.notify(notice, kube=self._kube_or_none(config.clusters[finding.cluster]))
+        unknown = {f.cluster for f in report.clusters.values() if f.state is repo_escrow.CredentialState.UNREACHABLE}
+        self._repo_alerts = {c: seen for c, seen in self._repo_alerts.items() if c in unknown} | {
+            f.cluster: (f.state.value, f.digest) for f in report.alerts
+        }
+        changed = report.changed or report.states != self._repo_states
+        self._repo_states = report.states
+        details = {"action": "changed" if changed else "unchanged", "healthy": report.healthy, **report.details()}
+        return Outcome("repo-escrow", repo_escrow.SECRET_NAME, Phase.COMPLETED, started, self.clock.now(), details)
 
     def _check_rpo(self) -> Outcome:
         assert self.rpo is not None

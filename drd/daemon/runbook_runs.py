@@ -22,18 +22,23 @@ from drd.clock import Clock
 from drd.errors import DrdError
 from drd.outcomes import Outcome, Phase
 from drd.policy.loader import Config
+from drd.rotation.run import KIND as ROTATION_KIND
+from drd.rotation.steps import rotation_actions
 from drd.runbooks.assembly import Assembly, assemble
 from drd.runbooks.engine.locks import RunExecuting
 from drd.runbooks.engine.runner import KIND, STOPPED, RunObserver
 from drd.settings import Settings
 from drd.store import Store
 from drd.store.records import RunRecord
+from drd.upgrades.progress import CLUSTER_KIND as UPGRADE_CLUSTER_KIND
+from drd.upgrades.progress import STAGE_KIND as UPGRADE_STAGE_KIND
+from drd.upgrades.steps import upgrade_actions
 
 log = structlog.get_logger(__name__)
 
 WORKERS = 4
 """Runs executed at once by one daemon."""
-KINDS = (KIND, "drill", "restore")
+KINDS = (KIND, "drill", "restore", UPGRADE_CLUSTER_KIND, UPGRADE_STAGE_KIND, ROTATION_KIND)
 """Run kinds executed on the engine: runbook runs, drills (the drill-cross-region runbook) and incident restores
 (the incident-restore runbook: a ``drd restore`` the person detached from, or whose process died)."""
 
@@ -131,6 +136,7 @@ class RunbookRuns:
                     executor=f"daemon:{self._identity}",
                     clock=self._clock,
                     observer=self._observer,
+                    extra_actions={**upgrade_actions(), **rotation_actions()},
                 )
                 self._assembled_for = config
             return self._assembly

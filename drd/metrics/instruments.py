@@ -149,6 +149,12 @@ class Instruments:
             namespace=NAMESPACE,
             registry=registry,
         )
+        self.velero_repo_credentials_state = gauge(
+            "velero_repo_credentials_state",
+            "1 for the state of a cluster's velero-repo-credentials against drd's escrow (match, drift, seeded, "
+            "default-password, unreachable, missing), 0 for the other states.",
+            ["cluster", "state"],
+        )
         self.build_info = Gauge(
             "build_info", "Always 1; the version of drd.", ["version"], namespace=NAMESPACE, registry=registry
         )

@@ -38,7 +38,9 @@ from drd.metrics.vocabulary import (
     DRILL_PHASES,
     DRILL_RESULTS,
     FAILED_PHASES,
+    ROTATION_RESULTS,
     RUN_RESULTS,
+    UPGRADE_PHASES,
     Objective,
     OutcomeKind,
 )
@@ -47,6 +49,11 @@ from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.drill import DrillPolicy
 
 log = get_logger(__name__)
+
+REPO_CREDENTIALS_STATES: tuple[str, ...] = ("match", "drift", "seeded", "default-password", "unreachable", "missing")
+"""The ``state`` label of ``drd_velero_repo_credentials_state``: the values of
+:class:`drd.operations.repo_escrow.CredentialState`, which the metrics layer may not import
+(a test keeps them equal)."""
 
 _PUSHED_OBJECTIVES = (Objective.RTO, Objective.DRILL_FRESHNESS)
 
@@ -119,6 +126,7 @@ class Metrics:
         i = self.instruments
         i.cluster_reachable.retain(lambda v: v[0] in names)
         i.backup_storage_location_available.retain(lambda v: v[0] in names)
+        i.velero_repo_credentials_state.retain(lambda v: v[0] in names)
 
     def set_config_errors(self, errors_by_file: Mapping[str, int]) -> None:
         """Report the problems of the last configuration load, per file; files not listed (or at 0) are fixed.
@@ -140,6 +148,32 @@ class Metrics:
     def set_leader(self, is_leader: bool) -> None:
         """``drd_leader``: 1 while this replica holds the Lease."""
         self.instruments.leader.set(1 if is_leader else 0)
+
+    def set_upgrade_phases(self, plan: str, phases: Mapping[str, str]) -> None:
+        """``drd_upgrade_cluster_phase{plan,cluster,phase}``: 1 for each cluster's phase, 0 for its other phases.
+
+        Clusters no longer in ``phases`` (a plan removed or changed) lose their series.
+        """
+        gauge = self.instruments.upgrade_cluster_phase
+        gauge.retain(lambda labels: labels[0] != plan or labels[1] in phases)
+        for cluster, current in phases.items():
+            for phase in UPGRADE_PHASES:
+                gauge.labels(plan, cluster, phase).set(1 if phase == current else 0)
+
+    def set_repo_credentials_states(self, states: Mapping[str, str]) -> None:
+        """``drd_velero_repo_credentials_state{cluster,state}``: 1 for each cluster's state, 0 for its other states.
+
+        Clusters not in ``states`` lose their series; an unknown state is refused.
+        """
+        unknown = sorted({state for state in states.values() if state not in REPO_CREDENTIALS_STATES})
+        if unknown:
+            raise ValueError(f"unknown repo-credentials state(s) {unknown}: use {', '.join(REPO_CREDENTIALS_STATES)}")
+        gauge = self.instruments.velero_repo_credentials_state
+        with self._lock:
+            gauge.retain(lambda labels: labels[0] in states)
+            for cluster, current in states.items():
+                for state in REPO_CREDENTIALS_STATES:
+                    gauge.labels(cluster, state).set(1 if state == current else 0)
 
     def set_cluster_reachable(self, cluster: str, reachable: bool) -> None:
         """``drd_cluster_reachable{cluster}``."""
@@ -193,6 +227,30 @@ class Metrics:
         with self._lock:
             if policy in self._backup_policies:
                 self.instruments.backup_in_progress.labels(policy).set(count)
+
+    # Rotations
+    def observe_rotation(self, rotation: str, *, result: str, finished: datetime) -> None:
+        """``drd_secret_rotation_runs_total{rotation,result}``: one finished rotation.
+
+        ``result`` is ``succeeded``, ``rolled_back`` or ``failed``; every result's series exists from the first.
+        """
+        counter = self.instruments.secret_rotation_runs_total
+        counter.touch((rotation, known) for known in ROTATION_RESULTS)
+        counter.labels(rotation, result).inc()
+
+    def set_secret_age(self, rotation: str, seconds: float | None) -> None:
+        """``drd_secret_age_seconds{rotation}``: since the last successful rotation (no series before the first)."""
+        gauge = self.instruments.secret_age_seconds
+        if seconds is None:
+            gauge.retain(lambda v: v[0] != rotation)
+            return
+        gauge.labels(rotation).set(max(0.0, seconds))
+
+    def set_rotations(self, names: Iterable[str]) -> None:
+        """Adopt the configured RotationPolicies: series of removed ones are dropped."""
+        known = frozenset(names)
+        self.instruments.secret_age_seconds.retain(lambda v: v[0] in known)
+        self.instruments.secret_rotation_runs_total.retain(lambda v: v[0] in known)
 
     # Drills
     def observe_drill(

@@ -71,3 +71,25 @@ Nine buckets, not more: with 500 policies every bucket is 500 more lines in ever
 
 STEP_DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600)
 """100 ms … 1 h: runbook steps range from an API call to waiting for a rollout."""
+
+UPGRADE_PHASES: tuple[str, ...] = (
+    "pending",
+    "preflight",
+    "backup",
+    "control_plane",
+    "verify",
+    "addons",
+    "node_groups",
+    "post_verify",
+    "canary_drill",
+    "soak",
+    "done",
+    "halted",
+    "skipped",
+)
+"""The ``phase`` label of ``drd_upgrade_cluster_phase``: where one cluster of an upgrade is (the same list as
+:data:`drd.upgrades.progress.PHASES`, which the metrics layer may not import; a test keeps them equal)."""
+
+ROTATION_RESULTS: tuple[str, ...] = ("succeeded", "rolled_back", "failed")
+"""The ``result`` label of ``drd_secret_rotation_runs_total``: promoted; failed before promotion with the old
+credential put back; failed otherwise (paused after promotion, or a rollback that could not finish)."""

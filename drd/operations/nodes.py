@@ -1,7 +1,7 @@
 """Cordoning and draining nodes through the eviction API, so that PodDisruptionBudgets are honoured.
 
 :func:`drain` does what ``kubectl drain --ignore-daemonsets --delete-emptydir-data``
-does: cordon the node, then evict (``POST pods/<name>/eviction``) every pod
+does: cordon the node, then evict (:meth:`KubeClient.evict`, ``POST pods/<name>/eviction``) every pod
 bound to it except DaemonSet-owned pods (their controller would put them back)
 and mirror pods (the kubelet owns them). A ``429`` (a budget allowing no
 disruption right now, or the API shedding load) is retried every
@@ -26,6 +26,7 @@ budget, and ``drd upgrade resume`` is the retry, after a human acted.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ from drd.velero.selection import matches_label_selector
 PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 """Set by the kubelet on the API copy of a static pod."""
+_BUDGET_CAUSE = re.compile(r"^The disruption budget (?P<name>\S+) needs")
+"""The apiserver's ``DisruptionBudget`` cause message (``pkg/registry/core/pod/storage/eviction.go``)."""
 DEFAULT_RETRY_SECONDS = 5.0
 """How long to wait before retrying refused evictions (kubectl drain's interval)."""
 
@@ -141,27 +144,31 @@ def _evict(kube: KubeClient, pod: Mapping[str, Any]) -> str | None:
     """Ask to evict ``pod``: ``None`` when it is evicted (or already gone), else the budget refusing it (or "")."""
     metadata = pod["metadata"]
     name, namespace = str(metadata["name"]), str(metadata["namespace"])
-    body = {
-        "apiVersion": "policy/v1",
-        "kind": "Eviction",
-        "metadata": {"name": name, "namespace": namespace},
-        "deleteOptions": {"preconditions": {"uid": metadata.get("uid")}} if metadata.get("uid") else {},
-    }
-    # KubeClient has no subresource create: address the eviction subresource as a collection path.
-    eviction = Resource("", "v1", f"pods/{name}/eviction", "Eviction")
     try:
-        kube.create(eviction, body, namespace=namespace)
+        kube.evict(namespace, name, uid=metadata.get("uid"))
     except KubeNotFound:
         return None
     except KubeUnavailable as exc:
         if exc.status != 429:
             return ""  # an API hiccup: try again on the next round
-        return _budget_for(kube, pod)
+        return _budget_named(namespace, exc.causes) or _budget_for(kube, pod)
     return None
 
 
+def _budget_named(namespace: str, causes: Sequence[Mapping[str, str]]) -> str:
+    """The budget a 429's ``DisruptionBudget`` cause names (``PodDisruptionBudget/ns/name``), or ""."""
+    for cause in causes:
+        found = _BUDGET_CAUSE.match(cause.get("message", "")) if cause.get("reason") == "DisruptionBudget" else None
+        if found:
+            return f"PodDisruptionBudget/{namespace}/{found['name']}"
+    return ""
+
+
 def _budget_for(kube: KubeClient, pod: Mapping[str, Any]) -> str:
-    """The budget selecting ``pod`` (``PodDisruptionBudget/ns/name``), or "" if none does (plain throttling)."""
+    """The budget selecting ``pod`` (``PodDisruptionBudget/ns/name``), or "" if none does (plain throttling).
+
+    Only for a 429 without a ``DisruptionBudget`` cause (an API server that words it otherwise).
+    """
     namespace = pod["metadata"]["namespace"]
     labels = pod["metadata"].get("labels") or {}
     names = [

@@ -22,6 +22,7 @@ from drd.policy.models.backup import BackupPolicy
 from drd.policy.models.base import Document
 from drd.policy.models.cluster import Cluster
 from drd.policy.models.drill import DrillPolicy
+from drd.policy.models.rotation import RotationPolicy, check_rotation_policy
 from drd.policy.models.upgrade import UpgradePlan, check_upgrade_plan
 
 Check = Callable[[Any, Catalog], Iterable[Finding]]
@@ -76,13 +77,14 @@ class Registry:
 
 
 def builtin() -> Registry:
-    """A registry of the kinds drd.policy defines: Cluster, BackupPolicy, DrillPolicy, UpgradePlan."""
+    """A registry of the kinds drd.policy defines: Cluster, BackupPolicy, DrillPolicy, UpgradePlan, RotationPolicy."""
     return Registry(
         [
             KindSpec(Cluster, validate.check_cluster),
             KindSpec(BackupPolicy, validate.check_backup_policy),
             KindSpec(DrillPolicy, validate.check_drill_policy),
             KindSpec(UpgradePlan, check_upgrade_plan),
+            KindSpec(RotationPolicy, check_rotation_policy),
         ]
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from drd.clients.connect import Connections
 from drd.clock import Clock, SystemClock
 from drd.operations.notify import Notifier
 from drd.policy.loader import Config
+from drd.runbooks.engine.actions import Action
 from drd.runbooks.engine.environment import Environment
 from drd.runbooks.engine.locks import RunLocks
 from drd.runbooks.engine.runner import Engine, RunObserver
@@ -61,10 +62,13 @@ def assemble(
     observer: RunObserver | None = None,
     lock_seconds: int = 30,
     crash: Callable[[str, str], None] | None = None,
+    extra_actions: Mapping[str, Action] | None = None,
 ) -> Assembly:
     """An engine over the inventory's clusters, Vault (when configured) and the notification webhook.
 
-    ``crash`` is a test seam: called at each step boundary, it may raise to stop the engine dead.
+    ``extra_actions`` adds step types implemented above the runbooks layer (the upgrade steps,
+    :func:`drd.upgrades.steps.upgrade_actions`). ``crash`` is a test seam: called at each step
+    boundary, it may raise to stop the engine dead.
     """
     clock = clock or SystemClock()
     who = identity or local_identity()
@@ -82,6 +86,7 @@ def assemble(
         ),
         vault_factory=_vault_factory(settings),
         identity=who,
+        prometheus_url=settings.prometheus.url or None,
     )
 
     def run_is_live(run_id: str) -> bool:
@@ -101,7 +106,7 @@ def assemble(
         store=store,
         env=env,
         locks=locks,
-        actions=default_actions(),
+        actions={**default_actions(), **(extra_actions or {})},
         observer=observer,
         executor=executor or f"{who}/{id(store):x}",
         crash=crash,

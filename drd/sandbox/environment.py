@@ -16,16 +16,18 @@ from typing import Any
 
 import structlog
 
-from drd.clients.errors import KubeAlreadyExists
+from drd.clients.errors import AccessKeyLimitExceeded, KubeAlreadyExists
+from drd.clients.iam import NewAccessKey
 from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import NAMESPACES, NODES, Resource
 from drd.clients.objectstore import S3Bucket
 from drd.sandbox.kube import crds
 from drd.sandbox.kube.emulator import KubeEmulator
-from drd.sandbox.s3 import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, BucketReplicator, MotoS3
+from drd.sandbox.postgres import PostgresServer, start_shop_database
+from drd.sandbox.s3 import VELERO_IAM_USER, AwsAuthentication, BucketReplicator, MotoS3
 from drd.sandbox.sample_app import catalog_manifests, shop_manifests
 from drd.sandbox.topology import ClusterSpec, Topology, default_topology
-from drd.sandbox.vault import OpenBaoDevServer
+from drd.sandbox.vault import OpenBaoDevServer, configure_shop_database
 from drd.sandbox.velero.config import VeleroFaults, VeleroTimings
 from drd.sandbox.velero.controller import VeleroSimulator
 from drd.sandbox.velero.install import install_velero
@@ -49,6 +51,8 @@ class SandboxOptions:
     replication_poll_seconds: float = 0.2
     seed_applications: bool = True
     vault: bool = True
+    vault_database: bool = True
+    """With Vault: a private PostgreSQL (password logins) and Vault's database engine managing ``shop_app``."""
 
     @classmethod
     def fast(cls) -> SandboxOptions:
@@ -91,7 +95,12 @@ class Sandbox:
         self.buckets: dict[str, S3Bucket] = {}
         self.replicators: list[BucketReplicator] = []
         self.vault: OpenBaoDevServer | None = None
+        self.postgres: PostgresServer | None = None
         self.velero_faults = VeleroFaults()
+        self.velero_iam_user = VELERO_IAM_USER
+        """The IAM user whose access key every cluster's Velero uses (in ``velero/cloud-credentials``)."""
+        self.velero_access_key: NewAccessKey | None = None
+        """The key installed at start (a rotation replaces it in the clusters and in IAM)."""
         self._stack = contextlib.ExitStack()
 
     def start(self) -> Sandbox:
@@ -199,7 +208,8 @@ class Sandbox:
             ).start()
             self.replicators.append(replicator)
             self._stack.callback(replicator.stop)
-        resolver = BucketResolver(access_key_id=DUMMY_ACCESS_KEY, secret_access_key=DUMMY_SECRET_KEY)
+        self.velero_access_key = self._create_velero_key()
+        resolver = BucketResolver(AwsAuthentication(self.moto))
         for spec in topology.clusters:
             self.clusters[spec.name] = self._start_cluster(spec, topology, resolver)
         if self.options.seed_applications:
@@ -207,6 +217,10 @@ class Sandbox:
         if self.options.vault:
             self.vault = OpenBaoDevServer().start()
             self._stack.callback(self.vault.stop)
+        if self.vault is not None and self.options.vault_database:
+            self.postgres, _initial_password = start_shop_database()
+            self._stack.callback(self.postgres.stop)
+            configure_shop_database(self.vault, self.postgres)
 
     def _start_cluster(self, spec: ClusterSpec, topology: Topology, resolver: BucketResolver) -> SandboxCluster:
         emulator = KubeEmulator(git_version=spec.kubernetes_version)
@@ -218,6 +232,8 @@ class Sandbox:
         self._stack.callback(kube.close)
         self._stack.callback(controller_kube.close)
         _add_nodes(controller_kube, spec)
+        key = self.velero_access_key
+        assert key is not None
         if spec.role == "primary":  # drd "runs" in the primary: its Lease lives there (Helm creates this namespace)
             with contextlib.suppress(KubeAlreadyExists):
                 controller_kube.create(NAMESPACES, {"metadata": {"name": "drd"}})
@@ -226,8 +242,8 @@ class Sandbox:
             crds.velero_crds(),
             topology.locations.get(spec.name, ()),
             s3_url=self.moto.url,
-            access_key_id=DUMMY_ACCESS_KEY,
-            secret_access_key=DUMMY_SECRET_KEY,
+            access_key_id=key.id,
+            secret_access_key=key.secret.value,
         )
         velero = VeleroSimulator(
             controller_kube, resolver, timings=self.options.velero_timings, faults=self.velero_faults
@@ -237,6 +253,17 @@ class Sandbox:
         workloads = WorkloadSimulator(controller_kube, timings=self.options.workload_timings).start()
         self._stack.callback(workloads.stop)
         return SandboxCluster(spec=spec, emulator=emulator, kube=kube, velero=velero, workloads=workloads)
+
+    def _create_velero_key(self) -> NewAccessKey:
+        """The ``velero`` IAM user and a new access key (its oldest key goes if a reused server left two)."""
+        iam = self.moto.iam()
+        iam.ensure_user(self.velero_iam_user)
+        try:
+            return iam.create_access_key(self.velero_iam_user)
+        except AccessKeyLimitExceeded:
+            oldest = iam.list_access_keys(self.velero_iam_user)[0]
+            iam.delete_access_key(self.velero_iam_user, oldest.id)
+            return iam.create_access_key(self.velero_iam_user)
 
     def _seed(self, cluster: SandboxCluster) -> None:
         for manifest in [*shop_manifests(), *catalog_manifests()]:

@@ -3,7 +3,10 @@
 Velero's DR recipe (velero.md §2.3): each writer cluster has its own prefix in
 its region's bucket; the primary region's bucket replicates to the DR region;
 the DR cluster reads the replicated primary prefix through a **ReadOnly** BSL
-named after the primary, and writes its own backups to its own prefix.
+named after the primary, and writes its own backups to its own prefix. The
+canary, in the primary's region, reads the primary's prefix of the primary
+bucket the same way (a ReadOnly ``primary-east`` location), so that a drill
+can restore a primary backup into it: an upgrade's canary proof.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ class ClusterSpec:
     role: str
     kubernetes_version: str = "v1.31.4"
     nodes: int = 3
-    provider: str = "eks"
+    provider: str = "sandbox"
+    """The inventory's ``spec.provider``: the emulated platform, upgraded through the emulator's endpoint."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,10 @@ def default_topology(*, canary: bool = True) -> Topology:
         replication=((PRIMARY_BUCKET, DR_BUCKET),),
         locations={
             "primary-east": (LocationSpec("default", PRIMARY_BUCKET, "us-east-1", "primary-east", default=True),),
-            "canary-east": (LocationSpec("default", PRIMARY_BUCKET, "us-east-1", "canary-east", default=True),),
+            "canary-east": (
+                LocationSpec("default", PRIMARY_BUCKET, "us-east-1", "canary-east", default=True),
+                LocationSpec("primary-east", PRIMARY_BUCKET, "us-east-1", "primary-east", read_only=True),
+            ),
             "dr-west": (
                 LocationSpec("default", DR_BUCKET, "us-west-2", "dr-west", default=True),
                 LocationSpec("primary-east", DR_BUCKET, "us-west-2", "primary-east", read_only=True),

@@ -4,6 +4,12 @@ The server is the real thing, in-memory, started unsealed with KV v2 at
 ``secret/``. Faults the demo and tests need are done the real way: ``seal()``
 seals it through ``sys/seal``, ``unseal()`` uses the unseal key it printed at
 start-up. Talks HTTP with the stdlib only (hvac is for drd.clients).
+
+With a private PostgreSQL (:mod:`drd.sandbox.postgres`), :func:`configure_shop_database`
+sets up OpenBao's database secrets engine the way an operator would: the
+connection ``database/config/shop`` (superuser as root, never rotate-root) and
+the static role ``database/static-roles/shop-app`` managing ``shop_app``'s
+password, rotated only when asked (its rotation period is a year).
 """
 
 from __future__ import annotations
@@ -20,11 +26,25 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drd.errors import ConfigError
 
+if TYPE_CHECKING:
+    from drd.sandbox.postgres import PostgresServer
+
 _READY_TIMEOUT_SECONDS = 20.0
+
+DATABASE_MOUNT = "database"
+"""Where the sandbox mounts OpenBao's database secrets engine."""
+SHOP_CONNECTION = "shop"
+"""The database connection (``database/config/shop``) to the private PostgreSQL's ``shop`` database."""
+SHOP_STATIC_ROLE = "shop-app"
+"""The static role (``database/static-roles/shop-app``) managing the ``shop_app`` login's password."""
+POSTGRES_ROTATION_STATEMENTS = ("ALTER USER \"{{name}}\" WITH PASSWORD '{{password}}';",)
+"""What Vault runs to set a static role's new password (Vault fills in name and password)."""
+STATIC_ROLE_ROTATION_PERIOD_SECONDS = 365 * 24 * 3600
+"""A year: in the sandbox a static role's password changes only when drd asks (``rotate-role``)."""
 
 
 def find_bao() -> str:
@@ -124,6 +144,89 @@ class OpenBaoDevServer:
             paths += self._kv_paths(f"{prefix}{key}") if key.endswith("/") else [f"{prefix}{key}"]
         return paths
 
+    # The database secrets engine (admin set-up, as an operator would do it)
+    def enable_secrets_engine(self, path: str, engine_type: str) -> None:
+        """Mount a secrets engine at ``path`` unless something is mounted there already."""
+        mounts = self._request("GET", "/v1/sys/mounts")
+        mounted = mounts.get("data") or mounts
+        if f"{path}/" not in mounted:
+            self._write("POST", f"/v1/sys/mounts/{path}", {"type": engine_type})
+
+    def configure_postgres_connection(
+        self,
+        name: str,
+        *,
+        host: str,
+        port: int,
+        database: str,
+        username: str,
+        password: str,
+        allowed_roles: list[str],
+        mount: str = DATABASE_MOUNT,
+    ) -> None:
+        """``<mount>/config/<name>``: the PostgreSQL plugin with ``username`` (a superuser) as its root.
+
+        The connection URL carries ``{{username}}``/``{{password}}`` templates, never the password.
+        Root rotation is never done here: it would make the superuser's password known only to Vault.
+        """
+        self.enable_secrets_engine(mount, "database")
+        self._write(
+            "POST",
+            f"/v1/{mount}/config/{name}",
+            {
+                "plugin_name": "postgresql-database-plugin",
+                "connection_url": f"postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{database}"
+                "?sslmode=disable",
+                "username": username,
+                "password": password,
+                "allowed_roles": allowed_roles,
+                "verify_connection": True,
+            },
+        )
+
+    def create_static_role(
+        self,
+        name: str,
+        *,
+        db_name: str,
+        username: str,
+        rotation_period_seconds: int = STATIC_ROLE_ROTATION_PERIOD_SECONDS,
+        mount: str = DATABASE_MOUNT,
+    ) -> None:
+        """``<mount>/static-roles/<name>`` for the database user ``username``.
+
+        Creating it rotates the password at once (secrets.md §1.2): the user's old password stops working.
+        """
+        self._write(
+            "POST",
+            f"/v1/{mount}/static-roles/{name}",
+            {
+                "db_name": db_name,
+                "username": username,
+                "rotation_statements": list(POSTGRES_ROTATION_STATEMENTS),
+                "rotation_period": rotation_period_seconds,
+            },
+        )
+
+    def delete_static_role(self, name: str, *, mount: str = DATABASE_MOUNT) -> None:
+        """Remove a static role (Vault stops managing, and retrying, that user's password)."""
+        self._write("DELETE", f"/v1/{mount}/static-roles/{name}")
+
+    def delete_database_connection(self, name: str, *, mount: str = DATABASE_MOUNT) -> None:
+        """Remove ``<mount>/config/<name>``."""
+        self._write("DELETE", f"/v1/{mount}/config/{name}")
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        """``GET /v1/<path>``'s ``data``, or None on 404 (for checks of the set-up)."""
+        try:
+            answer = self._request("GET", f"/v1/{path}")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        data = answer.get("data")
+        return data if isinstance(data, dict) else None
+
     @property
     def sealed(self) -> bool:
         return bool(self.health().get("sealed"))
@@ -137,6 +240,18 @@ class OpenBaoDevServer:
             text = response.read().decode()
         parsed: dict[str, Any] = json.loads(text) if text.strip() else {}
         return parsed
+
+    def _write(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A request whose failure is a ConfigError carrying Vault's own error text (never the body)."""
+        try:
+            return self._request(method, path, body=body)
+        except urllib.error.HTTPError as exc:
+            try:
+                errors = json.loads(exc.read().decode() or "{}").get("errors") or []
+            except ValueError:
+                errors = []
+            said = "; ".join(" ".join(str(e).split()) for e in errors) or exc.reason
+            raise ConfigError(f"OpenBao {method} {path}: HTTP {exc.code}: {said}") from None
 
     def _drain(self) -> None:
         process = self._process
@@ -165,3 +280,24 @@ class OpenBaoDevServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def configure_shop_database(vault: OpenBaoDevServer, postgres: PostgresServer) -> None:
+    """The shop's database in OpenBao: connection ``database/config/shop`` and static role ``shop-app``.
+
+    ``postgres`` must already have the database ``shop`` and the login ``shop_app``
+    (:func:`drd.sandbox.postgres.start_shop_database`). Creating the static role rotates
+    ``shop_app``'s password at once: from then on only ``database/static-creds/shop-app`` has it.
+    """
+    from drd.sandbox.postgres import SHOP_DATABASE, SHOP_LOGIN
+
+    vault.configure_postgres_connection(
+        SHOP_CONNECTION,
+        host=postgres.host,
+        port=postgres.port,
+        database=SHOP_DATABASE,
+        username=postgres.superuser,
+        password=postgres.superuser_password,
+        allowed_roles=[SHOP_STATIC_ROLE],
+    )
+    vault.create_static_role(SHOP_STATIC_ROLE, db_name=SHOP_CONNECTION, username=SHOP_LOGIN)

@@ -3,12 +3,24 @@
 Deployments and StatefulSets get pods (owned by the workload; this simulator
 has no ReplicaSet layer) and, after ``ready_delay_seconds``, Running/Ready pods
 and the status fields ``kubectl rollout status`` reads (observedGeneration,
-replicas, readyReplicas, availableReplicas, updatedReplicas, conditions).
-DaemonSets get a pod per node. PersistentVolumeClaims bind to a new
-PersistentVolume. Jobs succeed (or fail when annotated to). Orphan pods that
-match a workload's selector are adopted, as the real controllers do with pods
-Velero restored without ownerReferences. The ``sandbox.drd.dev/never-ready``
-label on a workload keeps its pods unready (a fault for drills).
+replicas, readyReplicas, availableReplicas, updatedReplicas, conditions),
+counted from the pods that really are Ready. DaemonSets get a pod per node.
+PersistentVolumeClaims bind to a new PersistentVolume. Jobs succeed (or fail
+when annotated to). Orphan pods that match a workload's selector are adopted,
+as the real controllers do with pods Velero restored without ownerReferences.
+The ``sandbox.drd.dev/never-ready`` label on a workload keeps its pods unready
+(a fault for drills).
+
+Like the ReplicaSet and StatefulSet controllers, the simulator replaces a pod
+of a Deployment or StatefulSet that is deleted or evicted, by itself: at once
+the workload's status counts one Ready pod fewer and a replacement is created
+(Pending), which turns Running and Ready ``ready_delay_seconds`` later. Like
+the scheduler, it binds a pod only to a node that is schedulable (not
+cordoned: ``spec.unschedulable``) and Ready, spreading a workload's pods over
+them; with none, the pod stays Pending (``PodScheduled`` False,
+``Unschedulable``) and the workload not Ready until a node can take it.
+DaemonSet pods go on every node, cordoned or not, as their controller's
+tolerations allow.
 """
 
 from __future__ import annotations
@@ -36,6 +48,10 @@ log = structlog.get_logger(__name__)
 
 NEVER_READY_LABEL = "sandbox.drd.dev/never-ready"
 JOB_FAILS_ANNOTATION = "sandbox.drd.dev/fail"
+_REPLACE = "replace:"
+"""Marks a reconcile caused by a deleted pod: replace it now, start it after the ready delay."""
+_REPLACING_OWNERS = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS}
+"""Controllers that replace a deleted pod (the simulator owns pods by the workload, without ReplicaSets)."""
 _PERSISTENT_VOLUMES = Resource("", "v1", "persistentvolumes", "PersistentVolume", namespaced=False)
 
 
@@ -62,12 +78,16 @@ class WorkloadSimulator:
         self._counter = 0
         self._wake = threading.Condition()
         self._informers: list[Informer] = []
+        self._unscheduled: set[tuple[Resource, str, str]] = set()
+        """Workloads with a Pending pod no node could take: reconciled again when a node changes."""
         self._thread: threading.Thread | None = None
 
     def start(self) -> WorkloadSimulator:
         for resource in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS, PVCS, JOBS):
             informer = Informer(self.kube, resource, self._on_event(resource), watch_timeout_seconds=30)
             self._informers.append(informer.start())
+        self._informers.append(Informer(self.kube, PODS, self._on_pod, watch_timeout_seconds=30).start())
+        self._informers.append(Informer(self.kube, NODES, self._on_node, watch_timeout_seconds=30).start())
         self._thread = threading.Thread(target=self._run, name=f"workloads-{self.kube.cluster}", daemon=True)
         self._thread.start()
         return self
@@ -97,6 +117,25 @@ class WorkloadSimulator:
             self._schedule(delay, resource, namespace, name)
 
         return handle
+
+    def _on_pod(self, event_type: str, pod: Mapping[str, Any]) -> None:
+        """A deleted pod of a Deployment or StatefulSet: its controller notices at once and replaces it."""
+        if event_type != "DELETED":
+            return
+        metadata = pod.get("metadata") or {}
+        for ref in metadata.get("ownerReferences") or []:
+            owner = _REPLACING_OWNERS.get(str(ref.get("kind")))
+            if owner is not None and ref.get("controller"):
+                self._schedule(0.0, owner, str(metadata.get("namespace", "")), f"{_REPLACE}{ref.get('name')}")
+
+    def _on_node(self, event_type: str, node: Mapping[str, Any]) -> None:
+        """A node that can take pods now: the workloads left with Pending pods try again."""
+        if event_type == "DELETED" or not _schedulable(node):
+            return
+        with self._wake:
+            waiting, self._unscheduled = self._unscheduled, set()
+        for resource, namespace, name in sorted(waiting, key=lambda w: (w[0].plural, w[1], w[2])):
+            self._schedule(self.timings.ready_delay_seconds, resource, namespace, name)
 
     def _converged(self, resource: Resource, obj: Mapping[str, Any]) -> bool:
         status = obj.get("status") or {}
@@ -133,6 +172,8 @@ class WorkloadSimulator:
         if resource == PODS:
             self._delete_orphans(namespace, name.removeprefix("orphaned-by:"))
             return
+        replacing = name.startswith(_REPLACE)
+        name = name.removeprefix(_REPLACE)
         obj = self.kube.find(resource, name, namespace=namespace)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             return
@@ -140,48 +181,58 @@ class WorkloadSimulator:
             self._bind(obj)
         elif resource == JOBS:
             self._finish_job(obj)
+        elif replacing:  # the replacements start now and turn Ready after the delay, as a kubelet starts them
+            self._converge_workload(resource, obj, start=False)
+            self._schedule(self.timings.ready_delay_seconds, resource, namespace, name)
         else:
             self._converge_workload(resource, obj)
 
-    def _converge_workload(self, resource: Resource, obj: Mapping[str, Any]) -> None:
+    def _converge_workload(self, resource: Resource, obj: Mapping[str, Any], *, start: bool = True) -> None:
+        """Create or delete pods to match the spec, bind Pending ones, and write the status the pods justify.
+
+        ``start=False`` (a pod was just deleted) creates the replacements but
+        leaves the pods' readiness alone: a later pass starts them.
+        """
         metadata, spec = obj["metadata"], obj.get("spec") or {}
         namespace, name = metadata["namespace"], metadata["name"]
+        nodes = self.kube.list_objects(NODES).items
         if resource == DAEMONSETS:
-            wanted = len(self.kube.list_objects(NODES).items)
+            wanted = len(nodes)
         else:
             wanted = int(spec["replicas"]) if spec.get("replicas") is not None else 1
         ready = (metadata.get("labels") or {}).get(NEVER_READY_LABEL) != "true"
         if resource == STATEFULSETS:
             self._ensure_claims(obj, wanted)
-        pods = self._pods_for(obj)
-        for pod in pods[wanted:]:
-            self._delete_pod(namespace, pod["metadata"]["name"])
-        pods = pods[:wanted]
-        for index in range(len(pods), wanted):
-            pods.append(self._create_pod(resource, obj, index))
-        for pod in pods:
-            self._set_pod_ready(pod, ready)
-        ready_count = wanted if ready else 0
-        status: dict[str, Any] = {"observedGeneration": metadata.get("generation", 1)}
-        if resource == DAEMONSETS:
-            status |= {
-                "desiredNumberScheduled": wanted,
-                "currentNumberScheduled": wanted,
-                "updatedNumberScheduled": wanted,
-                "numberReady": ready_count,
-                "numberAvailable": ready_count,
-                "numberMisscheduled": 0,
-            }
-        else:
-            status |= {
-                "replicas": wanted,
-                "updatedReplicas": wanted,
-                "readyReplicas": ready_count,
-                "availableReplicas": ready_count,
-                "currentReplicas": wanted,
-            }
-            status["conditions"] = _conditions(available=ready_count >= wanted)
+        pods, missing = self._keep(resource, obj, wanted)
+        placement = _Placement(nodes, pods, every_node=resource == DAEMONSETS)
+        for index in missing:
+            pods.append(self._create_pod(resource, obj, index, placement.node_for(index)))
+        for position, pod in enumerate(pods):
+            bound = pod if _node_of(pod) else self._bind_pod(pod, placement.node_for(position))
+            pods[position] = self._set_pod_ready(bound, ready) if start and _node_of(bound) else bound
+        with self._wake:
+            if all(_node_of(p) for p in pods):
+                self._unscheduled.discard((resource, namespace, name))
+            else:
+                self._unscheduled.add((resource, namespace, name))
+        status = _workload_status(resource, pods, wanted, generation=metadata.get("generation", 1))
         self.kube.merge_patch(resource, name, {"status": status}, namespace=namespace, subresource="status")
+
+    def _keep(self, resource: Resource, obj: Mapping[str, Any], wanted: int) -> tuple[list[dict[str, Any]], list[int]]:
+        """Delete the pods beyond ``wanted``; the pods kept, and the indexes (StatefulSet ordinals) to create."""
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        pods = self._pods_for(obj)
+        if resource != STATEFULSETS:
+            for pod in pods[wanted:]:
+                self._delete_pod(namespace, pod["metadata"]["name"])
+            return pods[:wanted], list(range(min(len(pods), wanted), wanted))
+        ordinals = {f"{name}-{index}": index for index in range(wanted)}
+        for pod in pods:
+            if pod["metadata"]["name"] not in ordinals:
+                self._delete_pod(namespace, pod["metadata"]["name"])
+        kept = [p for p in pods if p["metadata"]["name"] in ordinals]
+        present = {p["metadata"]["name"] for p in kept}
+        return kept, [index for pod_name, index in ordinals.items() if pod_name not in present]
 
     def _ensure_claims(self, statefulset: Mapping[str, Any], replicas: int) -> None:
         """One PVC per volumeClaimTemplate and ordinal, ``<template>-<set>-<i>``, never deleted (as in Kubernetes)."""
@@ -221,7 +272,8 @@ class WorkloadSimulator:
             owned.append(self.kube.merge_patch(PODS, pod["metadata"]["name"], patch, namespace=metadata["namespace"]))
         return sorted(owned, key=lambda p: str(p["metadata"]["name"]))
 
-    def _create_pod(self, resource: Resource, owner: Mapping[str, Any], index: int) -> dict[str, Any]:
+    def _create_pod(self, resource: Resource, owner: Mapping[str, Any], index: int, node: str | None) -> dict[str, Any]:
+        """A new pod of ``owner``, bound to ``node`` or, with ``None``, Pending: no node can take it."""
         metadata = owner["metadata"]
         template = (owner.get("spec") or {}).get("template") or {}
         name = (
@@ -229,7 +281,10 @@ class WorkloadSimulator:
             if resource == STATEFULSETS
             else f"{metadata['name']}-{secrets.token_hex(4)}-{secrets.token_hex(2)[:3]}"
         )
-        node = self._node_name(index)
+        pod_spec = dict(template.get("spec") or {"containers": [{"name": "app", "image": "busybox"}]})
+        pod_spec.pop("nodeName", None)
+        if node:
+            pod_spec["nodeName"] = node
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -239,25 +294,50 @@ class WorkloadSimulator:
                 "labels": dict((template.get("metadata") or {}).get("labels") or {}),
                 "ownerReferences": [_owner_reference(owner)],
             },
-            "spec": {
-                **(template.get("spec") or {"containers": [{"name": "app", "image": "busybox"}]}),
-                "nodeName": node,
-            },
+            "spec": pod_spec,
         }
         try:
-            return self.kube.create(PODS, pod, namespace=metadata["namespace"])
+            created = self.kube.create(PODS, pod, namespace=metadata["namespace"])
         except KubeAlreadyExists:
             return self.kube.get(PODS, name, namespace=metadata["namespace"])
+        return created if node else self._mark_unschedulable(created)
 
-    def _node_name(self, index: int) -> str:
-        nodes = self.kube.list_objects(NODES).items
-        return str(nodes[index % len(nodes)]["metadata"]["name"]) if nodes else ""
+    def _bind_pod(self, pod: Mapping[str, Any], node: str | None) -> dict[str, Any]:
+        """Bind a Pending pod to ``node`` (the scheduler's ``pods/binding``), or leave it Pending when ``None``."""
+        if node is None:
+            return self._mark_unschedulable(pod)
+        metadata = pod["metadata"]
+        return self.kube.merge_patch(
+            PODS, metadata["name"], {"spec": {"nodeName": node}}, namespace=metadata["namespace"]
+        )
 
-    def _set_pod_ready(self, pod: Mapping[str, Any], ready: bool) -> None:
+    def _mark_unschedulable(self, pod: Mapping[str, Any]) -> dict[str, Any]:
+        """Pending with the scheduler's verdict, unless it says so already."""
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable" for c in conditions):
+            return dict(pod)
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0 nodes are available: no node is both schedulable and Ready.",
+            "lastTransitionTime": rfc3339_now(),
+        }
+        status = {"phase": "Pending", "conditions": [condition]}
+        metadata = pod["metadata"]
+        return self.kube.merge_patch(
+            PODS, metadata["name"], {"status": status}, namespace=metadata["namespace"], subresource="status"
+        )
+
+    def _set_pod_ready(self, pod: Mapping[str, Any], ready: bool) -> dict[str, Any]:
+        """Running, with Ready as asked (nothing written when the pod already is so)."""
+        status = pod.get("status") or {}
+        if status.get("phase") == "Running" and _pod_ready(pod) == ready:
+            return dict(pod)
         containers = (pod.get("spec") or {}).get("containers") or []
         flag = "True" if ready else "False"
         now = rfc3339_now()
-        status = {
+        new_status = {
             "phase": "Running",
             "podIP": f"10.0.{secrets.randbelow(250)}.{secrets.randbelow(250) + 2}",
             "startTime": now,
@@ -279,10 +359,10 @@ class WorkloadSimulator:
                 for c in containers
             ],
         }
-        self.kube.merge_patch(
+        return self.kube.merge_patch(
             PODS,
             pod["metadata"]["name"],
-            {"status": status},
+            {"status": new_status},
             namespace=pod["metadata"]["namespace"],
             subresource="status",
         )
@@ -349,6 +429,75 @@ class WorkloadSimulator:
         self.kube.merge_patch(
             JOBS, metadata["name"], {"status": status}, namespace=metadata["namespace"], subresource="status"
         )
+
+
+class _Placement:
+    """The scheduler's choice for a workload's pods: a schedulable, Ready node with the fewest of its pods.
+
+    DaemonSet pods go on every node in turn (their controller tolerates
+    cordons and the not-ready taints).
+    """
+
+    def __init__(self, nodes: list[dict[str, Any]], pods: list[dict[str, Any]], *, every_node: bool) -> None:
+        self._every_node = every_node
+        self._all = sorted(str(n["metadata"]["name"]) for n in nodes)
+        self._load = {str(n["metadata"]["name"]): 0 for n in nodes if _schedulable(n)}
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node in self._load:
+                self._load[node] += 1
+
+    def node_for(self, index: int) -> str | None:
+        """The node for the next pod (``index``: a DaemonSet's node number), or None when none can take it."""
+        if self._every_node:
+            return self._all[index % len(self._all)] if self._all else None
+        if not self._load:
+            return None
+        node = min(sorted(self._load), key=lambda n: self._load[n])
+        self._load[node] += 1
+        return node
+
+
+def _workload_status(resource: Resource, pods: list[dict[str, Any]], wanted: int, *, generation: int) -> dict[str, Any]:
+    """The status the workload's controller would write for these pods."""
+    ready = sum(1 for p in pods if _pod_ready(p))
+    status: dict[str, Any] = {"observedGeneration": generation}
+    if resource == DAEMONSETS:
+        scheduled = sum(1 for p in pods if _node_of(p))
+        return status | {
+            "desiredNumberScheduled": wanted,
+            "currentNumberScheduled": scheduled,
+            "updatedNumberScheduled": scheduled,
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "numberUnavailable": wanted - ready,
+            "numberMisscheduled": 0,
+        }
+    return status | {
+        "replicas": len(pods),
+        "updatedReplicas": len(pods),
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "currentReplicas": len(pods),
+        "conditions": _conditions(available=ready >= wanted),
+    }
+
+
+def _node_of(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "")
+
+
+def _schedulable(node: Mapping[str, Any]) -> bool:
+    """Not cordoned and Ready: the only nodes the scheduler binds new pods to."""
+    if (node.get("spec") or {}).get("unschedulable"):
+        return False
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Reads ``/version`` (the control plane's gitVersion), nodes (kubelet version,
 Ready, cordoned, node group), PodDisruptionBudgets (``status.disruptionsAllowed``)
 and the pods a drain would evict: pods bound to a node, not finished, not
 owned by a DaemonSet and not mirror pods (``kubectl drain --ignore-daemonsets``
-leaves those alone). Everything else is pure and lives in
+leaves those alone), and the deprecated APIs clients requested (the API
+server's ``/metrics``; when it cannot be read, why, so the rule can say so). Everything else is pure and lives in
 :mod:`drd.upgrades.preflight`.
 """
 
@@ -13,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from drd.clients import apiserver_metrics
+from drd.clients.errors import KubeError
 from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import NODES, PODS, Resource
-from drd.upgrades.preflight import Budget, ClusterFacts, Node, PodRef
+from drd.upgrades.preflight import Budget, ClusterFacts, DeprecatedApi, Node, PodRef
 
 PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
 
@@ -37,7 +40,28 @@ def gather(kube: KubeClient, *, cluster: str) -> ClusterFacts:
     nodes = tuple(sorted((node_of(item) for item in kube.list_objects(NODES).items), key=lambda n: n.name))
     pods = [pod for pod in kube.list_objects(PODS).items if evictable(pod)]
     budgets = tuple(budget_of(item, pods) for item in kube.list_objects(PDBS).items)
-    return ClusterFacts(cluster=cluster, server_version=server, nodes=nodes, budgets=budgets)
+    apis, unchecked = deprecated_apis(kube)
+    return ClusterFacts(
+        cluster=cluster,
+        server_version=server,
+        nodes=nodes,
+        budgets=budgets,
+        deprecated_apis=apis,
+        deprecated_apis_unchecked=unchecked,
+    )
+
+
+def deprecated_apis(kube: KubeClient) -> tuple[tuple[DeprecatedApi, ...], str | None]:
+    """The deprecated APIs requested, or why they could not be read (403 without ``get`` on ``/metrics``)."""
+    try:
+        requested = apiserver_metrics.deprecated_api_requests(kube)
+    except KubeError as exc:
+        status = f"HTTP {exc.status}: " if exc.status else ""
+        return (), f"{status}{exc}"
+    apis = tuple(
+        DeprecatedApi(api.group, api.version, api.resource, api.subresource, api.removed_release) for api in requested
+    )
+    return apis, None
 
 
 def node_of(obj: Mapping[str, Any]) -> Node:

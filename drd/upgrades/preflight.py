@@ -11,13 +11,19 @@ The version rules are Kubernetes' version-skew policy
 
 The drain rules: a PodDisruptionBudget allowing 0 disruptions while pods it
 protects run on a node blocks that node's drain (named, with the pods), and a
-node that is not Ready is named. Each rule returns :class:`Finding` values;
-any ``blocking`` finding stops the cluster's upgrade before it starts.
+node that is not Ready is named.
+
+The deprecated-API rule: an API version some client requested
+(``apiserver_requested_deprecated_apis``) that the target release no longer
+serves blocks, naming the API and the version to move to; one removed in a
+later release is a warning; usage that could not be read is a warning too
+(never a silent pass). Each rule returns :class:`Finding` values; any
+``blocking`` finding stops the cluster's upgrade before it starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -89,6 +95,37 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class DeprecatedApi:
+    """A deprecated API version requested since the API server started, and the release removing it."""
+
+    group: str
+    version: str
+    resource: str
+    subresource: str = ""
+    removed_release: str = ""
+    """``1.32``; empty when no removal is planned."""
+
+    def __str__(self) -> str:
+        path = "/".join(part for part in (self.group, self.version, self.resource, self.subresource) if part)
+        return f"API/{path}"
+
+
+REPLACEMENTS: Mapping[tuple[str, str], str] = {
+    ("flowcontrol.apiserver.k8s.io", "v1beta3"): "flowcontrol.apiserver.k8s.io/v1",
+    ("flowcontrol.apiserver.k8s.io", "v1beta2"): "flowcontrol.apiserver.k8s.io/v1",
+    ("storage.k8s.io", "v1beta1"): "storage.k8s.io/v1",
+    ("autoscaling", "v2beta2"): "autoscaling/v2",
+    ("autoscaling", "v2beta1"): "autoscaling/v2",
+    ("batch", "v1beta1"): "batch/v1",
+    ("discovery.k8s.io", "v1beta1"): "discovery.k8s.io/v1",
+    ("events.k8s.io", "v1beta1"): "events.k8s.io/v1",
+    ("policy", "v1beta1"): "policy/v1",
+    ("node.k8s.io", "v1beta1"): "node.k8s.io/v1",
+}
+"""The version to move to, from the Kubernetes deprecation guide (removals in 1.25–1.32)."""
+
+
+@dataclass(frozen=True)
 class ClusterFacts:
     """Everything pre-flight reads from one cluster."""
 
@@ -97,6 +134,10 @@ class ClusterFacts:
     """``/version`` gitVersion, e.g. ``v1.31.4-eks-a5ec690``."""
     nodes: tuple[Node, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    deprecated_apis: tuple[DeprecatedApi, ...] = ()
+    """Deprecated API versions clients requested (the API server's ``apiserver_requested_deprecated_apis``)."""
+    deprecated_apis_unchecked: str | None = None
+    """Why deprecated-API usage could not be read (403 on ``/metrics``…); None when it was."""
 
 
 def control_plane(cluster: str, current: Version, target: Version) -> list[Finding]:
@@ -175,8 +216,43 @@ def node_readiness(nodes: Iterable[Node]) -> list[Finding]:
     return findings
 
 
+def deprecated_apis(
+    cluster: str, apis: Iterable[DeprecatedApi], target: Version, *, unchecked: str | None = None
+) -> list[Finding]:
+    """An API still requested that ``target`` no longer serves blocks; one removed later warns; unread warns."""
+    findings = []
+    if unchecked is not None:
+        message = (
+            f"deprecated-API usage could not be checked ({unchecked}): the check did not run, so clients of APIs "
+            f"{target.minor_name} removes may break; allow drd to get the non-resource URL /metrics"
+        )
+        findings.append(Finding(Severity.WARNING, f"Cluster/{cluster}", message, "deprecated-api"))
+    for api in apis:
+        move = REPLACEMENTS.get((api.group, api.version))
+        advice = f"move its clients to {move} first" if move else "move its clients to a served version first"
+        try:
+            removed = versions.parse(api.removed_release)
+        except ValueError:
+            message = f"deprecated and requested since the API server started; {advice.replace(' first', '')}"
+            findings.append(Finding(Severity.WARNING, str(api), message, "deprecated-api"))
+            continue
+        if target.minors_above(removed) >= 0:
+            message = (
+                f"requested since the API server started, and removed in {removed.minor_name}: "
+                f"{target} no longer serves it; {advice}"
+            )
+            findings.append(Finding(Severity.BLOCKING, str(api), message, "deprecated-api"))
+        else:
+            message = (
+                f"deprecated and requested; {target} still serves it, {removed.minor_name} removes it: "
+                f"{advice.replace(' first', '')} before that upgrade"
+            )
+            findings.append(Finding(Severity.WARNING, str(api), message, "deprecated-api"))
+    return findings
+
+
 def check(facts: ClusterFacts, target: str) -> tuple[Finding, ...]:
-    """Every finding for upgrading ``facts.cluster`` to ``target``: version rules, then drains, then nodes."""
+    """Every finding for upgrading ``facts.cluster`` to ``target``: versions, deprecated APIs, drains, nodes."""
     wanted = versions.parse(target)
     findings: list[Finding] = []
     try:
@@ -187,6 +263,7 @@ def check(facts: ClusterFacts, target: str) -> tuple[Finding, ...]:
     else:
         findings += control_plane(facts.cluster, current, wanted)
         findings += kubelet_skew(facts.nodes, current, wanted)
+    findings += deprecated_apis(facts.cluster, facts.deprecated_apis, wanted, unchecked=facts.deprecated_apis_unchecked)
     findings += budgets_blocking_drain(facts.budgets)
     findings += node_readiness(facts.nodes)
     if not facts.nodes:

@@ -32,7 +32,7 @@ def test_example_policies_validate_with_a_summary():
     """The shipped examples are valid; the summary counts each kind and the exit code is 0."""
     code, out, _ = run("policies", "validate", str(REPO / "policies"))
     assert code == 0
-    assert "valid (3 clusters, 2 backupPolicies, 2 drillPolicies, 1 upgradePlans)" in out
+    assert "valid (3 clusters, 2 backupPolicies, 2 drillPolicies, 1 upgradePlans, 2 rotationPolicies)" in out
 
 
 def test_errors_are_located_lines_and_exit_2(tmp_path):
@@ -72,7 +72,7 @@ def test_schema_is_json_schema_of_every_kind():
     schema = json.loads(out)
     assert code == 0
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert len(schema["oneOf"]) == 4
+    assert len(schema["oneOf"]) == 5
 
 
 def test_unknown_command_is_a_usage_error():

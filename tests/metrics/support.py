@@ -75,6 +75,7 @@ def populate(metrics: Metrics) -> None:
     metrics.set_config_errors({"policies/shop.yaml": 2})
     metrics.set_cluster_reachable("primary-east", True)
     metrics.set_location_available("primary-east", "default", True)
+    metrics.set_repo_credentials_states({"primary-east": "match"})
     i = metrics.instruments
     i.restore_runs_total.labels("dr-west", "succeeded").inc()
     i.upgrade_cluster_phase.labels("fleet-1.32", "canary-east", "soaking").set(1)

@@ -45,6 +45,7 @@ ADDITIONS: dict[str, tuple[str, set[str]]] = {
     "drd_rpo_backup_partially_failed": ("gauge", {"policy"}),
     "drd_rpo_provider_errors_total": ("counter", set()),
     "drd_cluster_reachable": ("gauge", {"cluster"}),
+    "drd_velero_repo_credentials_state": ("gauge", {"cluster", "state"}),
     "drd_config_last_reload_successful": ("gauge", set()),
     "drd_config_last_reload_success_timestamp_seconds": ("gauge", set()),
     "drd_build_info": ("gauge", {"version"}),

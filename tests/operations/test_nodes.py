@@ -36,6 +36,8 @@ def kube() -> Iterator[KubeClient]:
         kube = KubeClient.from_api_url(emulator.url, cluster="c1")
         for index in range(2):
             kube.create(NODES, {"metadata": {"name": f"node-{index}"}})
+            ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+            kube.merge_patch(NODES, f"node-{index}", {"status": ready}, subresource="status")
         simulator = WorkloadSimulator(kube, timings=WorkloadTimings(0.05, 0.05, 0.05)).start()
         yield kube
         simulator.stop()

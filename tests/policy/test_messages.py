@@ -179,7 +179,7 @@ def test_an_unknown_kind_lists_the_accepted_kinds(policies: Path) -> None:
     write(policies, "list.yaml", "apiVersion: drd.dev/v1\nkind: ClusterList\nitems: []\n")
     assert messages(policies) == [
         'policies/list.yaml:2: kind: unknown kind "ClusterList"; accepted kinds: BackupPolicy, Cluster, '
-        "DrillPolicy, UpgradePlan; write one document per item, separated by ---"
+        "DrillPolicy, RotationPolicy, UpgradePlan; write one document per item, separated by ---"
     ]
 
 

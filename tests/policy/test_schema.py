@@ -18,14 +18,15 @@ def test_a_document_is_one_of_the_kinds() -> None:
     """The top level is oneOf the registered kinds, each a reference into $defs, and it is plain JSON."""
     schema = json_schema()
     assert schema["oneOf"] == [
-        {"$ref": f"#/$defs/{kind}"} for kind in ("BackupPolicy", "Cluster", "DrillPolicy", "UpgradePlan")
+        {"$ref": f"#/$defs/{kind}"}
+        for kind in ("BackupPolicy", "Cluster", "DrillPolicy", "RotationPolicy", "UpgradePlan")
     ]
     assert json.loads(json.dumps(schema)) == schema
 
 
 def test_each_kind_requires_the_kubernetes_shape() -> None:
     """apiVersion, kind, metadata and spec are required; kind is a constant; unknown fields are refused."""
-    for kind in ("BackupPolicy", "Cluster", "DrillPolicy", "UpgradePlan"):
+    for kind in ("BackupPolicy", "Cluster", "DrillPolicy", "RotationPolicy", "UpgradePlan"):
         found = definition(kind)
         assert set(found["required"]) == {"apiVersion", "kind", "metadata", "spec"}
         assert (found["properties"]["kind"]["const"], found["additionalProperties"]) == (kind, False)

@@ -3,7 +3,8 @@
 Aspects covered: the control plane moves one minor at a time (patch upgrades allowed, skips and downgrades
 blocked); kubelets never newer than the control plane and at most 3 minors behind the target (2 before 1.28),
 named per node; PodDisruptionBudgets allowing no disruption block drains, naming their pods; NotReady nodes
-block, cordoned ones warn; an unreadable server version blocks.
+block, cordoned ones warn; an unreadable server version blocks; a requested deprecated API the target removes
+blocks (naming the API and its replacement), one removed later warns, unreadable usage warns.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from drd.upgrades import preflight, versions
-from drd.upgrades.preflight import Budget, ClusterFacts, Node, PodRef, Severity
+from drd.upgrades.preflight import Budget, ClusterFacts, DeprecatedApi, Node, PodRef, Severity
 
 
 def v(text: str) -> versions.Version:
@@ -126,3 +127,62 @@ def test_check_orders_version_then_drain_then_node_findings() -> None:
     )
     rules = [finding.rule for finding in preflight.check(facts, "v1.32.0")]
     assert rules == ["control-plane-version", "pdb-blocks-drain", "node-ready"]
+
+
+FLOWSCHEMAS_V1BETA3 = DeprecatedApi("flowcontrol.apiserver.k8s.io", "v1beta3", "flowschemas", "", "1.32")
+
+
+@pytest.mark.parametrize(
+    ("api", "target", "expected"),
+    [
+        pytest.param(
+            FLOWSCHEMAS_V1BETA3,
+            "v1.32.0",
+            (Severity.BLOCKING, "removed in 1.32: v1.32.0 no longer serves it; move its clients to "
+             "flowcontrol.apiserver.k8s.io/v1 first"),
+            id="removed by the target",
+        ),
+        pytest.param(
+            DeprecatedApi("policy", "v1beta1", "poddisruptionbudgets", "", "1.25"),
+            "v1.26.0",
+            (Severity.BLOCKING, "removed in 1.25"),
+            id="removed earlier still blocks",
+        ),
+        pytest.param(
+            FLOWSCHEMAS_V1BETA3,
+            "v1.31.5",
+            (Severity.WARNING, "v1.31.5 still serves it, 1.32 removes it"),
+            id="removed after the target",
+        ),
+        pytest.param(
+            DeprecatedApi("example.com", "v1alpha1", "widgets", "status", ""),
+            "v1.32.0",
+            (Severity.WARNING, "move its clients to a served version"),
+            id="no removal planned",
+        ),
+    ],
+)  # fmt: skip
+def test_deprecated_apis_in_use_block_when_the_target_removes_them(
+    api: DeprecatedApi, target: str, expected: tuple[Severity, str]
+) -> None:
+    """An API still requested that the target no longer serves blocks; removed later (or never) is a warning."""
+    (finding,) = preflight.deprecated_apis("c", [api], v(target))
+    assert (finding.severity, finding.rule) == (expected[0], "deprecated-api")
+    assert expected[1] in finding.message
+
+
+def test_a_deprecated_api_is_named_by_group_version_resource() -> None:
+    """The finding's object is API/<group>/<version>/<resource>[/<subresource>]; the core group has none."""
+    names = [
+        str(DeprecatedApi("flowcontrol.apiserver.k8s.io", "v1beta3", "flowschemas")),
+        str(DeprecatedApi("", "v1", "componentstatuses", "status")),
+    ]
+    assert names == ["API/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas", "API/v1/componentstatuses/status"]
+
+
+def test_unreadable_deprecated_api_usage_is_a_warning_not_a_pass() -> None:
+    """When /metrics could not be read the cluster gets a warning saying the check did not run."""
+    facts = ClusterFacts("c", "v1.31.4", nodes=(Node("n1", "v1.31.4", ready=True),), deprecated_apis_unchecked="403")
+    (finding,) = preflight.check(facts, "v1.32.0")
+    assert (finding.severity, finding.object, finding.rule) == (Severity.WARNING, "Cluster/c", "deprecated-api")
+    assert "could not be checked (403): the check did not run" in finding.message

@@ -44,6 +44,7 @@ def validate(ctx: CliContext, args: argparse.Namespace) -> int:
         "backupPolicies": len(config.backup_policies),
         "drillPolicies": len(config.drill_policies),
         "upgradePlans": len(config.documents.get("UpgradePlan", {})),
+        "rotationPolicies": len(config.documents.get("RotationPolicy", {})),
     }
     if ctx.output == "table":
         for warning in config.warnings:

@@ -13,6 +13,7 @@ from drd.cli.exit_codes import ExitCode
 from drd.errors import ConfigError, PolicyError
 from drd.outcomes import Phase
 from drd.policy.loader import load_config
+from drd.rotation.steps import rotation_actions
 from drd.runbooks.assembly import Assembly, assemble, local_identity
 from drd.runbooks.engine.planner import plan
 from drd.runbooks.engine.runner import KIND, secret_parameters
@@ -21,6 +22,7 @@ from drd.runbooks.spec.models import Runbook
 from drd.store import Store, open_store
 from drd.store.errors import NotFound
 from drd.store.records import RunRecord
+from drd.upgrades.steps import upgrade_actions
 
 STEP_COLUMNS = ("#", "STEP", "TYPE", "PHASE", "ATTEMPTS", "DURATION", "DETAIL")
 RUN_COLUMNS = ("RUN", "RUNBOOK", "PHASE", "STATE", "TRIGGER", "BY", "CREATED")
@@ -347,7 +349,7 @@ def _runbook(ctx: CliContext, args: argparse.Namespace, name: str) -> Runbook:
 def _engine(ctx: CliContext) -> Iterator[tuple[Assembly, Store]]:
     config = load_config([ctx.settings.config.directory])
     with open_store(ctx.settings.store.url) as store:
-        assembly = assemble(ctx.settings, config, store)
+        assembly = assemble(ctx.settings, config, store, extra_actions={**upgrade_actions(), **rotation_actions()})
         try:
             yield assembly, store
         finally:

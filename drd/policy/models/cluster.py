@@ -42,6 +42,8 @@ class Provider(StrEnum):
     GKE = "gke"
     AKS = "aks"
     GENERIC = "generic"
+    SANDBOX = "sandbox"
+    """The emulated clusters of ``drd sandbox`` (upgraded through the emulator's platform endpoint)."""
 
 
 Region = Annotated[

@@ -256,6 +256,9 @@ class UpgradePlanSpec(Model):
     """In order; the first is the canary stage and may hold only clusters whose role is ``canary``."""
     drain: Drain = Drain()
     """Drain timeout and whether to force."""
+    verify_timeout: PositiveDuration = timedelta(minutes=10)
+    """How long verification after the control plane and after the node groups waits for nodes and workloads
+    to be Ready before the cluster halts (naming what is not Ready)."""
     canary_drill: Name | None = None
     """A DrillPolicy restored into each canary after its upgrade; it must pass before the next stage."""
 

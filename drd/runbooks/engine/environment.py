@@ -36,6 +36,8 @@ class Environment:
     """Builds a Vault client on first use (``drd.clients.vault.VaultClient``); None when Vault is not configured."""
     identity: str = "drd"
     """Who acts (``user@host`` for the CLI, the pod name for the daemon); recorded in the audit trail."""
+    prometheus_url: str | None = None
+    """Base URL of the Prometheus server metric gates query (``DRD_PROMETHEUS_URL``); None when not configured."""
     _vault: Any = field(default=None, init=False, repr=False)
 
     def cluster(self, name: str) -> Cluster:

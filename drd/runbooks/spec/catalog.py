@@ -28,7 +28,7 @@ from drd.policy import errors
 from drd.policy.frozen import FrozenMap
 from drd.policy.locations import Loc, format_path
 from drd.policy.models.base import Model
-from drd.runbooks.spec.inputs import drill, kube, other, restore, velero
+from drd.runbooks.spec.inputs import drill, kube, other, restore, rotation, upgrade, velero
 
 Idempotency = Literal["pure", "idempotent", "keyed", "none"]
 
@@ -161,6 +161,10 @@ def _types() -> list[StepType]:
                  "executed when its target exists, else unknown", "Probe an HTTP endpoint."),
         StepType("check.tcp", other.TcpCheckInputs, ("latencyMs",), False, "pure", 1 * MINUTE,
                  "executed when its target exists, else unknown", "Open a TCP connection."),
+        StepType("check.prometheus", other.PrometheusCheckInputs, ("verdict", "reason", "values", "query"), False,
+                 "pure", 1 * HOUR, "executed (read-only): one sample, no waiting",
+                 "Sample a Prometheus query against passIf/failIf: passed, failed or inconclusive (never a pass "
+                 "without data)."),
         StepType("vault.read", other.VaultReadInputs, ("value", "version"), False, "pure", 1 * MINUTE,
                  "executed (read-only); the value stays secret", "Read a Vault KV v2 secret.",
                  secret_outputs=frozenset({"value"})),
@@ -196,6 +200,44 @@ def _types() -> list[StepType]:
                   "secrets", "passed"), False, "idempotent", 2 * HOUR, _SHOWN,
                  "Prove an incident restore with the drill's checks, Velero's results and the application's "
                  "Secrets."),
+        StepType("upgrade.preflight", upgrade.UpgradeInputs, ("fromVersion", "toVersion", "findings"), False,
+                 "pure", 5 * MINUTE, _EXECUTED,
+                 "Pre-flight one cluster: version skew, drains, nodes, deprecated APIs, the platform's insights."),
+        StepType("upgrade.backup", upgrade.UpgradeInputs, ("backups",), True, "keyed", 2 * HOUR, _SIMULATED,
+                 "Take a fresh Velero backup of every application whose BackupPolicy sources this cluster."),
+        StepType("upgrade.controlPlane", upgrade.UpgradeInputs, ("fromVersion", "toVersion", "changed"), True,
+                 "idempotent", 2 * HOUR, _SHOWN, "Move the control plane to the target version and wait."),
+        StepType("upgrade.verify", upgrade.UpgradeVerifyInputs, ("version", "nodes", "workloads"), False, "pure",
+                 20 * MINUTE, _EXECUTED,
+                 "Prove the cluster healthy: version, nodes Ready (kubelets upgraded), workloads Ready."),
+        StepType("upgrade.addons", upgrade.UpgradeInputs, ("operations",), True, "idempotent", 1 * HOUR, _SHOWN,
+                 "Move the platform's managed add-ons to versions compatible with the target."),
+        StepType("upgrade.nodeGroups", upgrade.UpgradeInputs, ("groups",), True, "idempotent", 12 * HOUR, _SHOWN,
+                 "Roll each node group to the target, one group at a time, draining under the plan's policy."),
+        StepType("upgrade.soak", upgrade.SoakInputs, ("soakedUntil",), False, "pure", 30 * 24 * HOUR,
+                 "shown, not waited", "Wait until the stage's soak ends (a recorded moment, not a duration)."),
+        StepType("rotate.prepare", rotation.RotationInputs, ("currentVersion", "currentDigest", "oldKeyId"), True,
+                 "idempotent", 5 * MINUTE, _EXECUTED,
+                 "Check Vault and the source, read the current credential's version, free a key slot if needed."),
+        StepType("rotate.create", rotation.RotationInputs, ("pendingDigest", "newKeyId"), True, "keyed", 10 * MINUTE,
+                 _SIMULATED, "Create the new credential and keep it pending in Vault (adopted after a crash)."),
+        StepType("rotate.deliver", rotation.RotationInputs, ("delivered", "deliveredAt"), True, "idempotent",
+                 30 * MINUTE, _SIMULATED, "Write the pending credential into every target Secret, in place."),
+        StepType("rotate.restart", rotation.RotationInputs, ("restarted",), True, "idempotent", 30 * MINUTE,
+                 _SIMULATED, "Rolling-restart the consumers that read the Secret only at start, and wait."),
+        StepType("rotate.verify", rotation.VerifyInputs, ("checks", "verifiedAt"), False, "pure", 30 * MINUTE,
+                 _SHOWN, "Prove the new credential works and is in use (S3 call, BSL validation, login, checks)."),
+        StepType("rotate.promote", rotation.PromoteInputs, ("version", "previousVersion", "promotedAt"), True,
+                 "idempotent", 5 * MINUTE, _SHOWN,
+                 "Write the new credential as Vault's current version (check-and-set), labels in metadata."),
+        StepType("rotate.deactivate", rotation.OldKeyInputs, ("deactivated",), True, "idempotent", 5 * MINUTE,
+                 _SHOWN, "Deactivate the old credential where that can be undone (an IAM key made Inactive)."),
+        StepType("rotate.revoke", rotation.RevokeInputs, ("revoked",), True, "idempotent", 30 * 24 * HOUR, _SHOWN,
+                 "After the grace period, delete the old credential."),
+        StepType("rotate.rollback", rotation.RotationInputs, ("restored",), True, "idempotent", 30 * MINUTE, _SHOWN,
+                 "Before promotion: put the old credential back everywhere and discard the new one."),
+        StepType("rotate.cleanup", rotation.RotationInputs, ("removed",), True, "idempotent", 5 * MINUTE, _SHOWN,
+                 "Remove this rotation's pending record from Vault."),
     ]  # fmt: skip
 
 

@@ -27,6 +27,7 @@ def default_actions() -> dict[str, Action]:
         "job.run": other_steps.RunJob(),
         "check.http": other_steps.HttpCheck(),
         "check.tcp": other_steps.TcpCheck(),
+        "check.prometheus": other_steps.PrometheusCheck(),
         "vault.read": other_steps.VaultRead(),
         "vault.write": other_steps.VaultWrite(),
         "notify": control.NotifyStep(),

@@ -50,14 +50,18 @@ MAX_PODS = 30
 
 
 def drill_policy(env: Environment, name: str, cluster: str) -> DrillPolicy:
-    """The DrillPolicy, checked against the cluster the step acts on (never a primary)."""
+    """The DrillPolicy, checked against the cluster the step acts on: its target, or a canary; never a primary."""
     policy = env.config.drill_policies.get(name)
     if policy is None:
         known = ", ".join(sorted(env.config.drill_policies)) or "none"
         raise PermanentError(f"no DrillPolicy {name!r} in the configuration (known: {known})")
-    if policy.spec.target != cluster:
-        raise PermanentError(f"DrillPolicy {name} targets {policy.spec.target}, not {cluster}")
-    if env.cluster(cluster).spec.role is Role.PRIMARY:
+    role = env.cluster(cluster).spec.role
+    if policy.spec.target != cluster and role is not Role.CANARY:
+        raise PermanentError(
+            f"DrillPolicy {name} targets {policy.spec.target}, not {cluster} (a drill may also run in a canary "
+            "cluster, as an upgrade's proof)"
+        )
+    if role is Role.PRIMARY:
         raise PermanentError(f"refusing to run a drill in {cluster}: its role is primary")
     return policy
 

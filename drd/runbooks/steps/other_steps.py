@@ -1,13 +1,17 @@
-"""Checks, Jobs and Vault: ``check.http``, ``check.tcp``, ``job.run``, ``vault.read``, ``vault.write``."""
+"""Checks, Jobs and Vault: ``check.http``, ``check.tcp``, ``check.prometheus``, ``job.run``, ``vault.read``,
+``vault.write``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drd.clients.prometheus import PrometheusClient
 from drd.errors import PermanentError, VerificationFailed
-from drd.operations import checks, jobs, secrets
+from drd.operations import checks, jobs, metric_gate, secrets
 from drd.operations.checks import CheckResult
+from drd.operations.metric_gate import Verdict
 from drd.runbooks.engine.actions import ActionResult, PlannedStep, StepCall
+from drd.runbooks.engine.planner import PLAN_RUN_ID
 from drd.runbooks.steps.kube_steps import OWNER_LABEL
 
 
@@ -57,6 +61,53 @@ class TcpCheck:
     def plan(self, call: StepCall) -> PlannedStep:
         i: Any = call.inputs
         return PlannedStep("simulated", f"would connect to {i.host}:{i.port}")
+
+
+class PrometheusCheck:
+    """A metric gate: a PromQL query sampled ``samples`` times ``interval`` apart; passed, failed or inconclusive.
+
+    A failed verdict, and an inconclusive one unless ``onInconclusive: report``,
+    fail the step *with* its outputs (the values per sample are the evidence),
+    so the step's ``onFailure`` decides what happens next (``pause`` waits for
+    an operator). In a dry run one sample is taken and judged, with no waiting.
+    """
+
+    def execute(self, call: StepCall) -> ActionResult:
+        i: Any = call.inputs
+        url = i.url or call.env.prometheus_url
+        if not url:
+            raise PermanentError("Prometheus is not configured: set DRD_PROMETHEUS_URL or give the step a url")
+        dry_run = call.run_id == PLAN_RUN_ID
+        samples = 1 if dry_run else i.samples
+        interval = i.interval.total_seconds()
+        if (samples - 1) * interval > call.timeout_seconds:
+            raise PermanentError(
+                f"{samples} samples {interval:g}s apart take {(samples - 1) * interval:g}s, more than the step's "
+                f"timeout of {call.timeout_seconds:g}s: raise the step's timeout or take fewer samples"
+            )
+        client = PrometheusClient(url, timeout_seconds=min(call.timeout_seconds, 30.0))
+        try:
+            result = metric_gate.measure(
+                lambda: client.query(i.query),
+                pass_if=i.pass_if,
+                fail_if=i.fail_if,
+                samples=samples,
+                interval_seconds=interval,
+                clock=call.env.clock,
+            )
+        finally:
+            client.close()
+        reason = f"dry run, one sample: {result.reason}" if dry_run else result.reason
+        outputs = {"verdict": str(result.verdict), "reason": reason, "values": result.values(), "query": i.query}
+        if result.verdict is Verdict.FAILED:
+            return ActionResult(outputs, failure=f"metric gate failed: {reason}")
+        if result.verdict is Verdict.INCONCLUSIVE and i.on_inconclusive == "fail":
+            return ActionResult(outputs, failure=f"metric gate inconclusive (not a pass): {reason}")
+        return ActionResult(outputs)
+
+    def plan(self, call: StepCall) -> PlannedStep:
+        i: Any = call.inputs
+        return PlannedStep("executed", f"samples {i.query!r} once against passIf {i.pass_if}, failIf {i.fail_if}")
 
 
 class RunJob:

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from drd.sandbox.kube import discovery, errors, eviction, logs, openapi, proxy, routing, tables, watch
+from drd.sandbox.kube import discovery, errors, eviction, logs, openapi, platform, proxy, routing, tables, watch
 from drd.sandbox.kube import exec as pod_exec
 from drd.sandbox.kube.deletion import Propagation
+from drd.sandbox.kube.metrics import ApiMetrics
 from drd.sandbox.kube.patches import PatchType
 from drd.sandbox.kube.registry import ResourceType
 from drd.sandbox.kube.selectors import FieldSelector, LabelSelector
@@ -108,11 +109,18 @@ class Api:
         self.git_version = git_version
         self.server_address = server_address
         self.bookmark_interval = bookmark_interval
+        self.metrics = ApiMetrics()
+        """``GET /metrics``: request counts (by the HTTP layer) and deprecated APIs requested."""
 
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, request: Request) -> Response | WatchResponse | pod_exec.ExecSession:
         """Serve one request; raises :class:`errors.KubeApiError` for failures."""
+        if platform.addresses(request.path):  # the sandbox's stand-in for a managed platform's API
+            body, self.git_version = platform.control_plane(
+                request.method, request.path, request.body, self.git_version
+            )
+            return Response(200, body)
         target = routing.parse(request.path)
         if target is None:
             raise errors.RouteNotFound()
@@ -121,6 +129,7 @@ class Api:
         if isinstance(target, routing.ProxyPath):
             return Response(*proxy.serve(self.store, request.method, target))
         rt = self._resource(target)
+        self.metrics.requested_deprecated(rt, target.subresource)
         if target.subresource == "exec" and target.name is not None and target.namespace is not None:
             if request.method.upper() not in ("GET", "POST"):
                 raise errors.MethodNotAllowed()
@@ -145,11 +154,15 @@ class Api:
         verb = verbs.get(request.method.upper())
         if verb is None:
             raise errors.MethodNotAllowed()
-        return verb(request, rt, target)
+        response = verb(request, rt, target)
+        if rt.deprecation is not None and isinstance(response, Response):  # as the API server warns clients
+            warning = rt.deprecation.warning(rt.api_version, rt.kind)
+            response = Response(response.code, response.body, {**response.headers, "Warning": warning})
+        return response
 
     def _resource(self, target: routing.ResourcePath) -> ResourceType:
         rt = self.store.registry.get(target.group, target.version, target.plural)
-        if rt is None:
+        if rt is None or (rt.deprecation is not None and rt.deprecation.removed_by(self.git_version)):
             raise errors.RouteNotFound()
         if target.namespace is not None and not rt.namespaced:
             raise errors.RouteNotFound()
@@ -176,6 +189,8 @@ class Api:
             body = discovery.version_info(self.git_version)
         elif target.kind == "health":
             return Response(200, "ok")
+        elif target.kind == "metrics":
+            return Response(200, self.metrics.render())
         elif target.kind == "openapi":
             body = openapi.document(registry, request.path)
         else:

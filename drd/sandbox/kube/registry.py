@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from drd.sandbox.kube.deprecations import FLOWCONTROL_V1BETA3, Deprecation
 from drd.sandbox.kube.errors import GroupKind, GroupResource
 
 NameRule = Literal["subdomain", "label", "dns1035", "path"]
@@ -71,6 +72,9 @@ class ResourceType:
     printer_columns: tuple[PrinterColumn, ...] = ()
     return_deleted_object: bool = False
     """DELETE answers with the object (pods, namespaces...) rather than a ``Status`` of success."""
+    deprecation: Deprecation | None = None
+    """Set for a deprecated version: requests get a ``Warning`` header and are counted in
+    ``apiserver_requested_deprecated_apis``; not served once the server's version reaches its removal."""
 
     @property
     def api_version(self) -> str:
@@ -209,6 +213,23 @@ BUILTINS: tuple[ResourceType, ...] = (
         "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, name_rule="path"
     ),
     ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short_names=("sc",)),
+    *(
+        ResourceType(
+            "flowcontrol.apiserver.k8s.io",
+            version,
+            plural,
+            kind,
+            False,
+            status_subresource=True,
+            generation=True,
+            deprecation=FLOWCONTROL_V1BETA3 if version == "v1beta3" else None,
+        )
+        for version in ("v1", "v1beta3")
+        for plural, kind in (
+            ("flowschemas", "FlowSchema"),
+            ("prioritylevelconfigurations", "PriorityLevelConfiguration"),
+        )
+    ),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",

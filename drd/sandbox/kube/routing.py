@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-DiscoveryKind = Literal["version", "api", "apis", "group", "group_version", "openapi", "health"]
+DiscoveryKind = Literal["version", "api", "apis", "group", "group_version", "openapi", "health", "metrics"]
 
 NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
-_FIXED: dict[str, DiscoveryKind] = {"version": "version", "api": "api", "apis": "apis"}
+_FIXED: dict[str, DiscoveryKind] = {"version": "version", "api": "api", "apis": "apis", "metrics": "metrics"}
 _SERVICE_PROXY = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/services/(?P<service>[^/]+)/proxy(?P<path>/.*)?$")
 
 

@@ -178,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
 
     def _send(self, response: Response) -> None:
+        self.server.api.metrics.observe(self.command, self.path, response.code)
         if isinstance(response.body, str):
             payload, content_type = response.body.encode(), "text/plain; charset=utf-8"
         else:
@@ -212,6 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             session.run(self.connection, self.rfile)
 
     def _stream(self, response: WatchResponse) -> None:
+        self.server.api.metrics.observe(self.command, self.path, 200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")

@@ -59,7 +59,12 @@ def reconcile_backup(ctx: SimContext, name: str) -> None:
         )
         return
     backup = _start(ctx, backup, location)
-    if location.bucket.has(location.layout.backup_metadata(name)):
+    try:
+        exists = location.bucket.has(location.layout.backup_metadata(name))
+    except StorageError as exc:  # credentials refused, bucket gone, …: Velero fails the backup
+        _fail(ctx, name, f"error checking if backup already exists in object storage: {exc}", location=None)
+        return
+    if exists:
         _fail(ctx, name, "backup already exists in object storage", location=None)
         return
     _run(ctx, backup, location)
@@ -173,9 +178,13 @@ def _run(ctx: SimContext, backup: dict[str, Any], location: Location) -> None:
     # As Velero's finalizer controller: the final metadata reaches the bucket, then the Backup object is patched
     # (its deferred patch), so whoever sees the object Completed finds it Completed in the bucket too.
     completed = {**backup, "status": {**(backup.get("status") or {}), **finished}}
-    location.bucket.put(
-        location.layout.backup_metadata(name), _metadata_json(completed), content_type="application/json"
-    )
+    try:
+        location.bucket.put(
+            location.layout.backup_metadata(name), _metadata_json(completed), content_type="application/json"
+        )
+    except StorageError as exc:
+        _fail(ctx, name, f"error uploading backup: {exc}", location=None)
+        return
     ctx.patch(VELERO_BACKUPS, name, {"status": finished})
     log.debug("velero_backup_finished", backup=name, phase=final, items=len(items))
 

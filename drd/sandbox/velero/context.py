@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drd.clients.kube import KubeClient
-from drd.clients.kube_resources import VELERO_STORAGE_LOCATIONS, Resource
+from drd.clients.kube_resources import SECRETS, VELERO_STORAGE_LOCATIONS, Resource
 from drd.clock import Clock
 from drd.sandbox.velero.config import VeleroFaults, VeleroTimings
 from drd.sandbox.velero.storage import BucketResolver, Location
@@ -43,11 +43,15 @@ class SimContext:
 
     def locations(self) -> list[Location]:
         """Every BSL in the Velero namespace."""
-        return [self.resolver.location(b) for b in self.objects(VELERO_STORAGE_LOCATIONS)]
+        return [self.resolver.location(b, self.secret) for b in self.objects(VELERO_STORAGE_LOCATIONS)]
 
     def location(self, name: str) -> Location | None:
         bsl = self.find(VELERO_STORAGE_LOCATIONS, name)
-        return self.resolver.location(bsl) if bsl is not None else None
+        return self.resolver.location(bsl, self.secret) if bsl is not None else None
+
+    def secret(self, name: str) -> dict[str, Any] | None:
+        """A Secret of the Velero namespace, read from the API each time (as Velero reads BSL credentials)."""
+        return self.find(SECRETS, name)
 
     def default_location_name(self) -> str:
         """The BSL with ``spec.default: true``, else the server default ``default`` (§1.1)."""

@@ -72,6 +72,7 @@ class VeleroSimulator:
         self._informers: list[Informer] = []
         self._threads: list[threading.Thread] = []
         self._last_synced: dict[str, datetime] = {}
+        self._last_validated: dict[str, datetime] = {}
         self._last_run: dict[str, float] = {}
 
     @property
@@ -121,6 +122,7 @@ class VeleroSimulator:
         """Run every periodic loop once, now (tests and the demo use it to avoid waiting a period)."""
         self._last_run.clear()
         self._last_synced.clear()
+        self._last_validated.clear()
         self._periodic()
 
     def _enqueuer(self, queue_name: str, reconcile: Reconcile) -> Callable[[str, Mapping[str, Any]], None]:
@@ -164,8 +166,11 @@ class VeleroSimulator:
 
     def _periodic(self) -> None:
         timings = self.ctx.timings
-        if self._due("validation", timings.validation_period_seconds):
-            locations.validate_locations(self.ctx)
+        # Per-BSL frequencies are honoured at a granularity of at most a second (one list of BSLs per pass).
+        if self._due("validation", min(timings.validation_period_seconds, 1.0)):
+            locations.validate_locations(
+                self.ctx, default_period_seconds=timings.validation_period_seconds, last_validated=self._last_validated
+            )
         if self._due("schedules", timings.schedule_period_seconds):
             schedules.reconcile_schedules(self.ctx)
         sync.sync_locations(self.ctx, default_period_seconds=timings.sync_period_seconds, last_synced=self._last_synced)

@@ -2,14 +2,17 @@
 
 A :class:`Provider` upgrades a control plane (asynchronously on managed
 platforms: it returns an operation id to :meth:`Provider.wait` on) and node
-groups, one group per call. Implementations:
+groups, one group per call, moves managed add-ons, and reports the
+platform's own upgrade-readiness findings. :mod:`.registry` picks one by the
+inventory's ``spec.provider``. Implementations:
 
-* ``sandbox`` (:mod:`drd.sandbox.upgrade_provider`, in the sandbox layer because it
-  reaches the emulated API servers directly): sets the emulator's reported
-  version and rolls a group's nodes one at a time (drain through the eviction
-  API, kubelet version bumped, uncordon, Ready);
-* ``eks`` (not built yet): ``update_cluster_version`` / ``describe_update`` /
-  ``update_nodegroup_version`` over boto3, in :mod:`drd.clients`;
+* ``sandbox`` (:mod:`drd.upgrades.providers.sandbox`, over HTTP only): moves the
+  emulator's reported version through its platform endpoint and rolls a group's
+  nodes one at a time (drain through the eviction API, kubelet version bumped,
+  uncordon, Ready);
+* ``eks`` (:mod:`drd.upgrades.providers.eks`): ``update_cluster_version`` /
+  ``describe_update`` / ``update_nodegroup_version`` / ``update_addon`` and upgrade
+  insights, over the boto3 adapter :mod:`drd.clients.eks`;
 * Cluster API (room left): ``KubeadmControlPlane.spec.version`` and
   ``MachineDeployment.spec.template.spec.version`` on the management cluster.
 

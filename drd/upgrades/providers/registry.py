@@ -29,6 +29,4 @@ def provider_for(cluster: Cluster, kube: KubeClient, *, drain: DrainPolicy) -> P
         from drd.upgrades.providers.eks import EksProvider
 
         return EksProvider.for_cluster(cluster, drain=drain)
-    raise PermanentError(
-        f"cluster {cluster.name}: drd cannot upgrade provider {kind!r} yet (supported: eks, sandbox)"
-    )
+    raise PermanentError(f"cluster {cluster.name}: drd cannot upgrade provider {kind!r} yet (supported: eks, sandbox)")

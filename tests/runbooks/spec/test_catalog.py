@@ -14,9 +14,12 @@ EXPECTED_TYPES = {
     "velero.findBackup", "velero.listBackups", "velero.backup", "velero.restore", "velero.waitForPhase",
     "velero.setLocationAccessMode", "k8s.get", "k8s.apply", "k8s.patch", "k8s.annotate", "k8s.delete", "k8s.scale",
     "k8s.waitReady", "k8s.isolateNamespace", "k8s.deleteNamespace", "job.run", "check.http", "check.tcp",
-    "vault.read", "vault.write", "approval", "notify", "sleep", "assert",
+    "check.prometheus", "vault.read", "vault.write", "approval", "notify", "sleep", "assert",
     "drill.prepare", "drill.isolate", "drill.stopWorkloads", "drill.verify", "drill.captureEvidence", "drill.teardown",
-    "restore.verify",
+    "restore.verify", "upgrade.preflight", "upgrade.backup", "upgrade.controlPlane", "upgrade.verify",
+    "upgrade.addons", "upgrade.nodeGroups", "upgrade.soak", "rotate.prepare", "rotate.create", "rotate.deliver",
+    "rotate.restart", "rotate.verify", "rotate.promote", "rotate.deactivate", "rotate.revoke", "rotate.rollback",
+    "rotate.cleanup",
 }  # fmt: skip
 
 
@@ -51,7 +54,10 @@ def test_types_that_change_things_are_marked_mutating() -> None:
     assert {name for name, item in CATALOG.items() if item.mutating} == {
         "velero.backup", "velero.restore", "velero.setLocationAccessMode", "k8s.apply", "k8s.patch", "k8s.annotate",
         "k8s.delete", "k8s.scale", "k8s.isolateNamespace", "k8s.deleteNamespace", "job.run", "vault.write",
-        "drill.isolate", "drill.stopWorkloads", "drill.verify", "drill.teardown",
+        "drill.isolate", "drill.stopWorkloads", "drill.verify", "drill.teardown", "upgrade.backup",
+        "upgrade.controlPlane", "upgrade.addons", "upgrade.nodeGroups", "rotate.prepare", "rotate.create",
+        "rotate.deliver", "rotate.restart", "rotate.promote", "rotate.deactivate", "rotate.revoke",
+        "rotate.rollback", "rotate.cleanup",
     }  # fmt: skip
 
 
@@ -61,12 +67,18 @@ def test_types_that_create_named_objects_are_keyed() -> None:
         "velero.backup",
         "velero.restore",
         "job.run",
+        "upgrade.backup",
+        "rotate.create",
     }
 
 
 def test_every_cluster_touching_type_takes_a_cluster() -> None:
     """Everything that talks to Kubernetes names the cluster (check.http does through its proxy form)."""
-    elsewhere = {"vault.read", "vault.write", "approval", "notify", "sleep", "assert", "check.tcp"}
+    elsewhere = {
+        "vault.read", "vault.write", "approval", "notify", "sleep", "assert", "check.tcp", "check.prometheus",
+        "upgrade.soak", "rotate.prepare", "rotate.create", "rotate.deliver", "rotate.restart", "rotate.verify",
+        "rotate.promote", "rotate.deactivate", "rotate.revoke", "rotate.rollback", "rotate.cleanup",
+    }  # fmt: skip
     assert {name for name, item in CATALOG.items() if not item.touches_cluster} == elsewhere
 
 
@@ -107,6 +119,8 @@ def test_bad_rendered_inputs_are_a_permanent_error_listing_each_problem() -> Non
         ("check.http", {"url": "http://x/", "cluster": "c"}, "give url, or cluster, namespace, service and port, not"),
         ("k8s.apply", {"cluster": "c", "manifests": [{"kind": "ConfigMap"}]}, "a manifest needs apiVersion, kind"),
         ("assert", {"that": [1]}, "with.that[0]: expected true or false, got the integer 1"),
+        ("check.prometheus", {"query": "up", "passIf": ">= 1", "failIf": "> 0"},
+         'with.failIf: passIf ">= 1" and failIf "> 0" overlap'),
     ],
 )  # fmt: skip
 def test_inputs_that_depend_on_each_other_are_checked_together(

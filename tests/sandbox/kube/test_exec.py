@@ -136,6 +136,10 @@ def test_the_pod_template_of_the_controller_gives_the_result(emu: KubeEmulator):
     deployment = a_deployment("db")
     deployment["spec"]["template"]["metadata"]["annotations"] = {EXIT_CODE_ANNOTATION: "7"}
     emu.store.create("deployments", deployment, namespace="default")
+    emu.store.create("nodes", {"metadata": {"name": "node-1"}})  # a Ready node for the simulator to schedule on
+    emu.store.patch(
+        "nodes", "node-1", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status"
+    )
     kube = KubeClient.from_api_url(emu.url, cluster="test", timeout_seconds=5)
     simulator = WorkloadSimulator(kube, timings=WorkloadTimings(ready_delay_seconds=0.01)).start()
     try:

@@ -153,7 +153,11 @@ def test_a_url_ending_at_proxy_reaches_the_root_path(web):
 
 @pytest.fixture
 def simulated(emu: KubeEmulator) -> Iterator[KubeClient]:
-    """drd's client of ``emu`` with the workload simulator converging Deployments quickly."""
+    """drd's client of ``emu`` with the workload simulator converging Deployments quickly (on one Ready node)."""
+    emu.store.create("nodes", {"metadata": {"name": "node-1"}})
+    emu.store.patch(
+        "nodes", "node-1", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status"
+    )
     kube = KubeClient.from_api_url(emu.url, cluster="emu", timeout_seconds=5)
     simulator = WorkloadSimulator(kube, timings=WorkloadTimings(ready_delay_seconds=0.05)).start()
     yield kube

@@ -11,6 +11,7 @@ from drd.policy.durations import PositiveDuration
 from drd.policy.frozen import FrozenMap
 from drd.policy.models.base import Model, raise_violations
 from drd.policy.models.checks import Command, HttpPath, Image, Port
+from drd.policy.models.upgrade import ConditionField
 from drd.policy.names import EnvMap, Matches, Name, ServiceName
 from drd.runbooks.spec.inputs.common import ClusterInputs, FrozenDict
 
@@ -96,6 +97,41 @@ class TcpCheckInputs(Model):
     """The host."""
     port: Port
     """The port."""
+
+
+class PrometheusCheckInputs(Model):
+    """Sample a PromQL query ``samples`` times, ``interval`` apart, against ``passIf`` and ``failIf``.
+
+    Passes when every sample has data and every series meets ``passIf``; fails when
+    any value meets ``failIf``; anything else (no data, NaN, a value in between) is
+    inconclusive, never a pass.
+    """
+
+    query: Annotated[str, Field(min_length=1, max_length=8192)]
+    """A PromQL expression giving an instant vector or a scalar, e.g. the API server's 5xx ratio."""
+    pass_if: ConditionField
+    """Every series of every sample must meet this, e.g. ``"<= 0.01"``."""
+    fail_if: ConditionField
+    """Any value meeting this fails the step, e.g. ``"> 0.05"``; must not overlap ``passIf``."""
+    samples: Annotated[int, Field(ge=1, le=100)] = 3
+    """How many measurements are taken."""
+    interval: PositiveDuration = timedelta(minutes=1)
+    """Time between measurements."""
+    on_inconclusive: Literal["fail", "report"] = "fail"
+    """``fail`` the step, or ``report`` the verdict in the outputs and succeed (a later step decides, e.g. an
+    approval guarded by ``when``); an inconclusive verdict is never a pass."""
+    url: Url | None = None
+    """The Prometheus server's base URL; default the ``DRD_PROMETHEUS_URL`` setting."""
+
+    @model_validator(mode="after")
+    def _thresholds_disjoint(self) -> PrometheusCheckInputs:
+        if self.pass_if.overlaps(self.fail_if):
+            message = (
+                f'passIf "{self.pass_if}" and failIf "{self.fail_if}" overlap: '
+                "a value could both pass and fail; leave a gap (inconclusive) or meet at one number"
+            )
+            raise_violations(self, [(("failIf",), message, str(self.fail_if))])
+        return self
 
 
 class VaultReadInputs(Model):

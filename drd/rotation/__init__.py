@@ -1,0 +1,1 @@
+"""Secret rotation through Vault: create, deliver, verify, promote, deactivate, revoke (see docs/rotation.md)."""
