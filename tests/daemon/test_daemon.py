@@ -4,10 +4,8 @@ health endpoints, a broken reload keeping the last good config, notifications on
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,40 +16,11 @@ from drd.clients.kube_resources import VELERO_SCHEDULES
 from drd.clock import SystemClock
 from drd.daemon.app import Daemon
 from drd.outcomes import Phase
-from drd.sandbox.files import write_files
-from drd.settings import Settings
 from tests.sandbox.fixtures import dr, primary, sandbox
 from tests.sandbox.velero.support import eventually
+from tests.support.daemons import Webhook, daemon_env, running_daemon
 
 __all__ = ["dr", "primary", "sandbox"]
-
-
-class Webhook:
-    """A local Slack-compatible webhook receiver."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T0/B0/secret"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -64,27 +33,8 @@ def webhook() -> Iterator[Webhook]:
 @pytest.fixture
 def daemon(sandbox, tmp_path, webhook) -> Iterator[Daemon]:
     """A daemon on the sandbox's config, alone (no election), its HTTP endpoints on a free port."""
-    paths = write_files(sandbox, tmp_path / "sb")
-    settings = Settings.from_env(
-        {
-            "DRD_CONFIG": str(paths["config"]),
-            "DRD_STATE": str(tmp_path / "drd.sqlite"),
-            "KUBECONFIG": str(paths["kubeconfig"]),
-            "DRD_LISTEN": "127.0.0.1:0",
-            "DRD_LEADER_ENABLED": "false",
-            "DRD_WEBHOOK_URL": webhook.url,
-            "DRD_SHUTDOWN_GRACE_SECONDS": "5",
-        }
-    )
-    instance = Daemon(settings, identity="test-daemon")
-    instance.start()
-    stop = threading.Event()
-    loop = threading.Thread(target=instance.run, args=(stop,), daemon=True)
-    loop.start()
-    yield instance
-    stop.set()
-    loop.join(5)
-    instance.shutdown()
+    with running_daemon(daemon_env(sandbox, tmp_path, webhook)) as instance:
+        yield instance
 
 
 def scrape(daemon: Daemon) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -19,12 +19,12 @@ from drd.clients.kube_resources import SECRETS
 from drd.clients.vault import VaultClient
 from drd.daemon.app import Daemon
 from drd.operations.repo_escrow import SECRET_KEY, SECRET_NAME
-from drd.sandbox.files import write_files
 from drd.sandbox.vault import OpenBaoDevServer
 from drd.settings import Settings
-from tests.daemon.test_daemon import Webhook, scrape, value
+from tests.daemon.test_daemon import scrape, value
 from tests.sandbox.fixtures import dr, primary, sandbox
 from tests.sandbox.velero.support import eventually
+from tests.support.daemons import Webhook, daemon_env
 
 __all__ = ["dr", "primary", "sandbox"]
 
@@ -40,16 +40,7 @@ def webhook() -> Iterator[Webhook]:
 
 
 def start_daemon(sandbox, tmp_path, webhook: Webhook, vault: OpenBaoDevServer | None) -> tuple[Daemon, threading.Event]:
-    paths = write_files(sandbox, tmp_path / "sb")
-    env = {
-        "DRD_CONFIG": str(paths["config"]),
-        "DRD_STATE": str(tmp_path / "drd.sqlite"),
-        "KUBECONFIG": str(paths["kubeconfig"]),
-        "DRD_LISTEN": "127.0.0.1:0",
-        "DRD_LEADER_ENABLED": "false",
-        "DRD_WEBHOOK_URL": webhook.url,
-        "DRD_SHUTDOWN_GRACE_SECONDS": "5",
-    }
+    env = daemon_env(sandbox, tmp_path, webhook)
     if vault is not None:
         env |= {"VAULT_ADDR": vault.url, "VAULT_TOKEN": vault.root_token}
     daemon = Daemon(Settings.from_env(env), identity="test-daemon")

@@ -115,15 +115,3 @@ def a_policy(settings: Settings, name: str = "shop-api-token", **spec: Any) -> N
 def secret_value(sandbox: Sandbox, cluster: str, name: str, key: str, namespace: str = "shop") -> str:
     secret = sandbox.cluster(cluster).kube.get(SECRETS, name, namespace=namespace)
     return base64.b64decode(secret["data"][key]).decode()
-
-
-def at_step(point: str, step: str, action: Callable[[], None]) -> Callable[[str, str], None]:
-    """An engine crash hook calling ``action`` once, the first time ``point`` of ``step`` is reached."""
-    fired: list[bool] = []
-
-    def hook(at: str, step_id: str) -> None:
-        if (at, step_id) == (point, step) and not fired:
-            fired.append(True)
-            action()
-
-    return hook

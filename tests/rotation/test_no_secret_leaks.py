@@ -30,8 +30,9 @@ from drd.runbooks.engine.runner import Engine
 from drd.sandbox.environment import Sandbox
 from drd.settings import Settings
 from drd.store import Store
-from tests.daemon.test_daemon import Webhook
-from tests.rotation.support import a_policy, at_step, make_engine, store, vault, vaulted, vaulted_settings
+from tests.rotation.support import a_policy, make_engine, store, vault, vaulted, vaulted_settings
+from tests.support.daemons import Webhook
+from tests.support.hooks import at_step
 
 __all__ = ["make_engine", "store", "vault", "vaulted"]
 PATH = "drd/shop/shop-api-token"

@@ -32,7 +32,6 @@ from tests.rotation.support import (
     OPERATOR,
     Interrupt,
     a_policy,
-    at_step,
     make_engine,
     secret_value,
     settings,
@@ -40,6 +39,7 @@ from tests.rotation.support import (
     vault,
     vaulted,
 )
+from tests.support.hooks import at_step
 
 __all__ = ["make_engine", "settings", "store", "vault", "vaulted"]
 PATH = "drd/shop/shop-api-token"

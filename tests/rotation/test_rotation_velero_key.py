@@ -24,8 +24,9 @@ from drd.sandbox.s3 import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from drd.sandbox.topology import PRIMARY_BUCKET
 from drd.settings import Settings
 from drd.store import Store
-from tests.rotation.support import a_policy, at_step, make_engine, secret_value, settings, store, vault, vaulted
+from tests.rotation.support import a_policy, make_engine, secret_value, settings, store, vault, vaulted
 from tests.sandbox.velero.support import eventually
+from tests.support.hooks import at_step
 
 __all__ = ["make_engine", "settings", "store", "vault", "vaulted"]
 

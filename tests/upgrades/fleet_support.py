@@ -123,15 +123,3 @@ def budget_blocking(kube: KubeClient, namespace: str = "default") -> None:
     kube.create(DEPLOYMENTS, {"metadata": {"name": "web"}, "spec": spec}, namespace=namespace)
     budget = {"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": labels}, "minAvailable": 2}}
     kube.create(PDBS, budget, namespace=namespace)
-
-
-def at_step(point: str, step: str, action: Callable[[], None]) -> Callable[[str, str], None]:
-    """An engine crash hook that calls ``action`` once, the first time ``point`` of ``step`` is reached."""
-    fired: list[bool] = []
-
-    def hook(at: str, step_id: str) -> None:
-        if (at, step_id) == (point, step) and not fired:
-            fired.append(True)
-            action()
-
-    return hook

@@ -4,7 +4,6 @@ starts an upgrade by itself, and announces a halted cluster once.
 
 from __future__ import annotations
 
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +17,11 @@ from drd.daemon.upgrade_ledger import StoreLedger
 from drd.policy.models.upgrade import UpgradePlan
 from drd.runbooks.assembly import assemble
 from drd.sandbox.environment import Sandbox
-from drd.sandbox.files import write_files
-from drd.settings import Settings
 from drd.upgrades import run as upgrade_run
 from drd.upgrades.progress import PlanPhase
 from drd.upgrades.steps import upgrade_actions
-from tests.daemon.test_daemon import Webhook
 from tests.sandbox.velero.support import eventually
+from tests.support.daemons import Webhook, daemon_env, running_daemon
 from tests.upgrades.fleet_support import budget_blocking, fleet
 
 __all__ = ["fleet"]
@@ -55,28 +52,10 @@ def webhook() -> Iterator[Webhook]:
 @pytest.fixture
 def daemon(fleet: Sandbox, tmp_path: Path, webhook: Webhook) -> Iterator[Daemon]:
     """A daemon alone (no election) on the fleet's config with plan ``fleet``, its HTTP on a free port."""
-    paths = write_files(fleet, tmp_path / "sb")
-    (paths["config"] / "fleet.yaml").write_text(yaml.safe_dump(PLAN))
-    settings = Settings.from_env(
-        {
-            "DRD_CONFIG": str(paths["config"]),
-            "DRD_STATE": str(tmp_path / "drd.sqlite"),
-            "KUBECONFIG": str(paths["kubeconfig"]),
-            "DRD_LISTEN": "127.0.0.1:0",
-            "DRD_LEADER_ENABLED": "false",
-            "DRD_WEBHOOK_URL": webhook.url,
-            "DRD_SHUTDOWN_GRACE_SECONDS": "5",
-        }
-    )
-    instance = Daemon(settings, identity="test-daemon")
-    instance.start()
-    stop = threading.Event()
-    loop = threading.Thread(target=instance.run, args=(stop,), daemon=True)
-    loop.start()
-    yield instance
-    stop.set()
-    loop.join(5)
-    instance.shutdown()
+    env = daemon_env(fleet, tmp_path, webhook)
+    (Path(env["DRD_CONFIG"]) / "fleet.yaml").write_text(yaml.safe_dump(PLAN))
+    with running_daemon(env) as instance:
+        yield instance
 
 
 def start_upgrade(daemon: Daemon) -> None:

@@ -29,13 +29,13 @@ from drd.settings import Settings
 from drd.store import Store
 from drd.upgrades import run as upgrade_run
 from drd.upgrades.progress import PlanPhase
+from tests.support.hooks import at_step
 from tests.upgrades.fleet_support import (
     APPROVER,
     OPERATOR,
     TARGET,
     Interrupt,
     a_plan,
-    at_step,
     budget_blocking,
     cluster_runs,
     fleet,

@@ -153,6 +153,16 @@ class ClusterSelector(Model):
         return role_ok and labels_ok
 
 
+def check_thresholds(model: Model, pass_if: Condition, fail_if: Condition) -> None:
+    """A located error on ``failIf`` when some value would both pass and fail (a gate and ``check.prometheus``)."""
+    if pass_if.overlaps(fail_if):
+        message = (
+            f'passIf "{pass_if}" and failIf "{fail_if}" overlap: '
+            "a value could both pass and fail; leave a gap (inconclusive) or meet at one number"
+        )
+        raise_violations(model, [(("failIf",), message, str(fail_if))])
+
+
 class HealthGate(Model):
     """The upgraded clusters are healthy: nodes Ready, system workloads available (checked by the runner)."""
 
@@ -197,12 +207,7 @@ class MetricGate(Model):
 
     @model_validator(mode="after")
     def _thresholds_disjoint(self) -> MetricGate:
-        if self.pass_if.overlaps(self.fail_if):
-            message = (
-                f'passIf "{self.pass_if}" and failIf "{self.fail_if}" overlap: '
-                "a value could both pass and fail; leave a gap (inconclusive) or meet at one number"
-            )
-            raise_violations(self, [(("failIf",), message, str(self.fail_if))])
+        check_thresholds(self, self.pass_if, self.fail_if)
         return self
 
 

@@ -11,7 +11,7 @@ from drd.policy.durations import PositiveDuration
 from drd.policy.frozen import FrozenMap
 from drd.policy.models.base import Model, raise_violations
 from drd.policy.models.checks import Command, HttpPath, Image, Port
-from drd.policy.models.upgrade import ConditionField
+from drd.policy.models.upgrade import ConditionField, check_thresholds
 from drd.policy.names import EnvMap, Matches, Name, ServiceName
 from drd.runbooks.spec.inputs.common import ClusterInputs, FrozenDict
 
@@ -125,12 +125,7 @@ class PrometheusCheckInputs(Model):
 
     @model_validator(mode="after")
     def _thresholds_disjoint(self) -> PrometheusCheckInputs:
-        if self.pass_if.overlaps(self.fail_if):
-            message = (
-                f'passIf "{self.pass_if}" and failIf "{self.fail_if}" overlap: '
-                "a value could both pass and fail; leave a gap (inconclusive) or meet at one number"
-            )
-            raise_violations(self, [(("failIf",), message, str(self.fail_if))])
+        check_thresholds(self, self.pass_if, self.fail_if)
         return self
 
 
