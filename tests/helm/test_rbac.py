@@ -149,3 +149,26 @@ def test_extra_rules_are_added(render: Renderer) -> None:
         "rbac.extraClusterRules[0].verbs[0]=get"
     )  # fmt: skip
     assert _rules(one(docs, "ClusterRole", f"{NAMESPACE}-drd-drills"))[("", "configmaps")] == {"get"}
+
+
+def test_upgrades_may_drain_nodes_through_evictions_only_when_enabled(render: Renderer) -> None:
+    """rbac.upgrades.enabled adds cordon (patch nodes), evictions, budgets and pod listing; nothing by default."""
+    name = f"{NAMESPACE}-drd-drills"
+    enabled = _rules(one(render.full(), "ClusterRole", name))
+    assert enabled[("", "nodes")] == {"get", "list", "watch", "patch"}
+    assert enabled[("", "pods/eviction")] == {"create"}
+    assert enabled[("policy", "poddisruptionbudgets")] == {"list"}
+    assert ("", "pods/eviction") not in _rules(one(render(), "ClusterRole", name))
+
+
+def test_rotation_targets_get_a_role_limited_to_their_secrets_and_consumers(render: Renderer) -> None:
+    """A rotation target namespace: get/patch on the named Secrets and workloads only, create Secrets, no list."""
+    role = one(render.full(), "Role", "drd-rotation")
+    assert role["metadata"]["namespace"] == "shop"
+    named = {(rule["resources"][0], tuple(rule["verbs"])): rule.get("resourceNames") for rule in role["rules"]}
+    assert named[("secrets", ("get", "patch"))] == ["payments-token"]
+    assert named[("deployments", ("get", "patch"))] == ["storefront"]
+    assert ("secrets", ("list",)) not in named
+    assert not of_kind(render(), "RoleBinding") or all(
+        b["metadata"]["name"] != "drd-rotation" for b in of_kind(render(), "RoleBinding")
+    )
