@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drd.backups import run as backups
-from drd.cli import output, status_report
+from drd.cli import demo_lifecycle, output, status_report
 from drd.clients.connect import Connections
 from drd.clients.kube import KubeClient
 from drd.clients.kube_resources import DEPLOYMENTS, STATEFULSETS, VELERO_BACKUPS, VELERO_RESTORES, VELERO_SCHEDULES
@@ -67,7 +67,7 @@ def run_demo(out: TextIO, *, directory: Path | None = None, options: SandboxOpti
         _describe(sandbox, say)
         paths = write_files(sandbox, directory or Path(scratch))
         say.fact(f"wrote {paths['env']} (source it), {paths['kubeconfig']}, {paths['config']}/")
-        daemon = _start_daemon(paths, say)
+        daemon = _start_daemon(sandbox, paths, say)
         try:
             return _story(sandbox, daemon, say, directory)
         finally:
@@ -81,6 +81,10 @@ def _story(sandbox: Sandbox, daemon: Daemon, say: Narrator, directory: Path | No
     if backup_name is None or not _round_trip(sandbox, daemon, backup_name, say, directory):
         return 1
     if not _scheduled_backup(daemon, primary, say):
+        return 1
+    if not demo_lifecycle.rotate_a_secret(daemon, say):
+        return 1
+    if not demo_lifecycle.upgrade_the_canary(daemon, say):
         return 1
     _failure(sandbox, daemon, say)
     say.step("Summary")
@@ -192,7 +196,7 @@ def _failure(sandbox: Sandbox, daemon: Daemon, say: Narrator) -> None:
     say.fact("then flips to 0 and the RPO keeps climbing while backups keep failing (alert: RPOObjectiveBreached)")
 
 
-def _start_daemon(paths: dict[str, Path], say: Narrator) -> Daemon:
+def _start_daemon(sandbox: Sandbox, paths: dict[str, Path], say: Narrator) -> Daemon:
     say.step("Starting drd's daemon on it (leader election, jobs, /metrics /healthz /readyz)")
     env = {
         "DRD_CONFIG": str(paths["config"]),
@@ -204,6 +208,8 @@ def _start_daemon(paths: dict[str, Path], say: Narrator) -> Daemon:
         "DRD_LEADER_RENEW_SECONDS": "4",
         "DRD_LEADER_RETRY_SECONDS": "1",
     }
+    if sandbox.vault is not None:
+        env |= {"VAULT_ADDR": sandbox.vault.url, "VAULT_TOKEN": sandbox.vault.root_token}
     daemon = Daemon(Settings.from_env(env), identity="drd-demo")
     daemon.start()
     threading.Thread(target=daemon.run, args=(threading.Event(),), name="daemon-loop", daemon=True).start()

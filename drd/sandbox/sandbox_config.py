@@ -18,7 +18,7 @@ API_VERSION = "drd.dev/v1"
 
 
 def write_config(sandbox: Sandbox, directory: Path) -> Path:
-    """Write clusters.yaml, shop.yaml and catalog-api.yaml; returns the directory."""
+    """Write clusters.yaml, the shop's and catalog API's policies, a rotation and (with a canary) an upgrade plan."""
     directory.mkdir(parents=True, exist_ok=True)
     kubeconfig = directory.parent / "kubeconfig"
     clusters = [
@@ -28,7 +28,65 @@ def write_config(sandbox: Sandbox, directory: Path) -> Path:
     _dump(directory / "clusters.yaml", clusters, "The sandbox's clusters: one kubeconfig context each.")
     _dump(directory / "shop.yaml", shop_policies(), "The shop, backed up every minute and drilled every 15.")
     _dump(directory / "catalog-api.yaml", catalog_policies(), "The catalog API, a stateless service.")
+    _dump(directory / "rotation.yaml", rotation_policies(), "A secret of the shop, rotated through Vault on demand.")
+    canaries = [c.spec.name for c in sandbox.clusters.values() if c.spec.role == "canary"]
+    if canaries:
+        version = next(iter(sandbox.clusters.values())).spec.kubernetes_version
+        _dump(directory / "upgrade.yaml", [upgrade_plan(version)], "The next Kubernetes minor, canary first.")
     return directory
+
+
+def rotation_policies() -> list[dict[str, Any]]:
+    """A generated token of the shop, delivered to its Secret in primary-east, its storefront restarted."""
+    return [
+        {
+            "apiVersion": API_VERSION,
+            "kind": "RotationPolicy",
+            "metadata": {"name": "shop-payments-token"},
+            "spec": {
+                "source": {"type": "generated", "length": 48},
+                "vault": {"path": "drd/shop/payments-token"},
+                "deliver": [
+                    {
+                        "clusters": ["primary-east"],
+                        "namespace": "shop",
+                        "secret": "payments-token",
+                        "keys": {"token": "value"},
+                    }
+                ],
+                "consumers": [
+                    {"clusters": ["primary-east"], "namespace": "shop", "kind": "Deployment", "name": "storefront"}
+                ],
+                "verify": [
+                    {"type": "workloadsReady", "namespace": "shop", "timeout": "1m"},
+                    {"type": "http", "namespace": "shop", "service": "storefront", "port": 80, "path": "/healthz"},
+                ],
+                "verifyTimeout": "2m",
+                "gracePeriod": "0s",
+            },
+        }
+    ]
+
+
+def upgrade_plan(current: str) -> dict[str, Any]:
+    """The next minor after ``current``: the canary (proven by a drill of the shop), an approval, then the rest."""
+    major, minor = current.lstrip("v").split(".")[:2]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "UpgradePlan",
+        "metadata": {"name": "sandbox-next-minor"},
+        "spec": {
+            "targetVersion": f"v{major}.{int(minor) + 1}.0",
+            "stages": [
+                {"name": "canary", "clusters": {"role": "canary"}, "gates": [{"type": "health"}, {"type": "approval"}]},
+                {"name": "dr", "clusters": {"role": "dr"}},
+                {"name": "production", "clusters": {"role": "primary"}},
+            ],
+            "drain": {"timeout": "2m"},
+            "verifyTimeout": "2m",
+            "canaryDrill": "shop-drill",
+        },
+    }
 
 
 def _cluster(name: str, region: str, role: str, provider: str, kubeconfig: Path) -> dict[str, Any]:
