@@ -75,8 +75,11 @@ log = structlog.get_logger(__name__)
 SCHEDULE_RECONCILE_SECONDS = 60.0
 RETENTION_SECONDS = 300.0
 RPO_CHECK_SECONDS = 30.0
-LOGGED_ONLY = frozenset({"health", "rpo", "runbooks", "record", "sweep", "freshness", "drill"})
-"""Job outcomes only logged: checks and housekeeping, and drills (a drill is its own run in the store)."""
+LOGGED_ONLY = frozenset(
+    {"health", "rpo", "runbooks", "record", "sweep", "freshness", "upgrades", "rotation-age", DRILL_KIND, ROTATION_KIND}
+)
+"""Job outcomes only logged: checks and housekeeping (upgrades are advanced and ages checked every few seconds:
+storing each pass would fill the store), and drills and rotations (each is its own run in the store)."""
 RECORD_SECONDS = 15.0
 """How often the leader counts drills and restores finished by the CLI (their evidence is in the store)."""
 SWEEP_SECONDS = 60.0
@@ -568,15 +571,7 @@ class Daemon:
 
         Every run of a scheduled job is stored, no-op or not: its runs are what its catch-up reads.
         """
-        if outcome.kind in (
-            "health",
-            "rpo",
-            "runbooks",
-            "record",
-            "sweep",
-            "freshness",
-            DRILL_KIND,
-        ):  # drills record themselves
+        if outcome.kind in LOGGED_ONLY:  # drills and rotations record themselves: their runs are in the store
             log.debug("check_finished", **outcome.fields())
             return
         no_op = outcome.phase is Phase.SKIPPED or (
