@@ -3,8 +3,8 @@
 One rotation runs through the CLI (``drd -vv rotate run``, debug logs included) and a second one fails its
 verification and rolls back (its discarded value captured while it was pending). Both values are then looked
 for in the CLI's stdout and stderr, ``drd rotate status -o json``, ``drd runbook show RUN -o json`` for each
-run, every row of every table of drd's store, and the notifications sent. Only Vault and the delivered
-Secrets may hold them.
+run, the metrics exposition once both are counted, every row of every table of drd's store, and the
+notifications sent. Only Vault and the delivered Secrets may hold them.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from drd.cli.main import main
 from drd.clients.vault import VaultClient
 from drd.clock import SystemClock
 from drd.daemon.rotation_recorder import finish_rotation
+from drd.metrics import Metrics
 from drd.operations.notify import Notifier
 from drd.policy.loader import load_config
 from drd.policy.models.rotation import RotationPolicy
@@ -106,6 +108,11 @@ def test_no_rotated_value_appears_in_any_output(
     outputs.append(cli(settings, monkeypatch, "-vv", "rotate", "status", "-o", "json"))
     for run in store.list_runs(kind="rotation"):
         outputs.append(cli(settings, monkeypatch, "runbook", "show", run.id, "-o", "json"))
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    for run in store.list_runs(kind="rotation"):
+        finish_rotation(store, run.id, metrics=metrics)
+    outputs.append(generate_latest(registry).decode())
     outputs.append(store_dump(settings.store.url))
     outputs.append(json.dumps(webhook.received))
 
