@@ -144,6 +144,7 @@ def test_every_setting_is_wired_into_the_environment(render: Renderer) -> None:
         "DRD_LEADER_ENABLED", "DRD_LEADER_NAMESPACE", "DRD_LEADER_LEASE_NAME", "DRD_LEADER_LEASE_SECONDS",
         "DRD_LEADER_RENEW_SECONDS", "DRD_LEADER_RETRY_SECONDS", "DRD_NOTIFY_MIN_INTERVAL_SECONDS",
         "DRD_WEBHOOK_URL", "DRD_KUBECONFIG", "VAULT_ADDR", "VAULT_TOKEN", "AWS_DEFAULT_REGION",
+        "DRD_PROMETHEUS_URL", "MALLOC_ARENA_MAX",
     } <= set(env)  # fmt: skip
     for secret in ("DRD_STATE", "DRD_WEBHOOK_URL", "VAULT_TOKEN"):
         assert set(env[secret]) == {"name", "valueFrom"}
