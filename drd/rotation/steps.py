@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from drd.clients.errors import KubeError, VaultNotFound, VaultSealed
@@ -221,9 +221,13 @@ class Create(_Step):
             iam = self.iam(policy)
             _, current = self.current(vault, policy)
             keys = iam.list_access_keys(source.user)
-            for key in keys:  # made by an attempt that died before recording it: its secret is lost
-                if len(keys) >= 2 and key.id != current.get(CredentialField.ACCESS_KEY_ID.value):
-                    iam.delete_access_key(source.user, key.id)
+            if len(keys) >= 2:  # prepare freed a slot, so the second key was made by an attempt that died before
+                # recording it (its secret is lost): the newest key that is not Vault's current one, never the
+                # older key still in use (before drd's first rotation Vault holds no current key at all)
+                current_id = current.get(CredentialField.ACCESS_KEY_ID.value)
+                orphans = [k for k in keys if k.id != current_id]
+                newest = max(orphans, key=lambda k: k.created or datetime.min.replace(tzinfo=UTC))
+                iam.delete_access_key(source.user, newest.id)
             new = iam.create_access_key(source.user)
             made = {
                 CredentialField.ACCESS_KEY_ID.value: new.id,

@@ -108,3 +108,35 @@ def test_velero_gets_a_new_key_and_the_old_one_is_deactivated_then_deleted(
         )
 
     eventually(all_available, timeout=30)
+
+
+def test_a_key_left_by_an_attempt_that_died_is_deleted_never_the_key_in_use(
+    vaulted: Sandbox, settings: Settings, vault: VaultClient, make_engine: Callable[..., Engine]
+) -> None:
+    """A second key appears before ``create`` (as if an attempt died before recording it): that one goes, the
+    key Velero uses stays until it is deactivated after promotion."""
+    velero_policy(settings)
+    iam = iam_for(vaulted)(IamAccessKeySource(type="iamAccessKey", user="velero"))
+    (in_use,) = [k.id for k in iam.list_access_keys("velero")]
+    orphan: list[str] = []
+    seen_after_deactivation: list[dict[str, str]] = []
+
+    def leave_an_orphan() -> None:
+        orphan.append(iam.create_access_key("velero").id)
+
+    def look() -> None:
+        seen_after_deactivation.append({k.id: k.status for k in iam.list_access_keys("velero")})
+
+    def hooks(point: str, step: str) -> None:
+        if (point, step) == ("after-finish", "prepare") and not orphan:
+            leave_an_orphan()
+        if (point, step) == ("after-finish", "deactivate") and not seen_after_deactivation:
+            look()
+
+    engine = make_engine(iam=iam_for(vaulted), crash=hooks)
+    config = load_config([settings.config.directory])
+    record = start_rotation(engine, config, config.of_kind(RotationPolicy)["velero-cloud-credentials"], trigger="t")
+    assert engine.execute(record.id).phase is Phase.COMPLETED
+    new = vault.read_kv("drd/velero/cloud-credentials").data["accessKeyId"]
+    assert seen_after_deactivation == [{in_use: "Inactive", new: "Active"}]
+    assert orphan[0] not in seen_after_deactivation[0]
