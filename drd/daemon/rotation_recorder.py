@@ -26,9 +26,11 @@ def rotation_result(run: RunRecord, steps: Sequence[StepRecord]) -> str:
     """``succeeded``, ``rolled_back`` (failed before promotion, the old credential restored) or ``failed``."""
     if run.phase is Phase.COMPLETED:
         return "succeeded"
-    if any(s.type == "rotate.rollback" and s.phase is Phase.COMPLETED for s in steps):
+    if any(
+        s.type == "rotate.rollback" and s.phase is Phase.COMPLETED and s.outputs.get("restorable", True) for s in steps
+    ):
         return "rolled_back"
-    return "failed"
+    return "failed"  # a database static role cannot go back: Vault already changed the password
 
 
 def finish_rotation(
@@ -38,22 +40,27 @@ def finish_rotation(
     run = store.get_run(run_id)
     if not run.phase.terminal or run.details.get("counted"):
         return run
+    announced = bool(run.details.get("announced"))
+    if announced and metrics is None:  # the CLI recorded it already; the daemon will count it
+        return run
     result = rotation_result(run, store.steps(run_id))
     failure: Any = run.details.get("failure") or {}
     reason = f"{failure.get('step')}: {failure.get('message')}" if isinstance(failure, dict) and failure else ""
-    if result == "succeeded":
-        log.info("rotation_finished", run=run.id, rotation=run.subject, result=result)
-    else:
-        log.warning("rotation_finished", run=run.id, rotation=run.subject, result=result, reason=reason)
-        if notifier is not None:
-            notifier.notify(_failed(run, result, reason))
+    if not announced:  # logged and announced once, by whoever records it first
+        if result == "succeeded":
+            log.info("rotation_finished", run=run.id, rotation=run.subject, result=result)
+        else:
+            log.warning("rotation_finished", run=run.id, rotation=run.subject, result=result, reason=reason)
+            if notifier is not None:
+                notifier.notify(_failed(run, result, reason))
     if metrics is not None:
         metrics.observe_rotation(run.subject, result=result, finished=run.finished_at or run.updated_at)
-    return store.update_run(run_id, details={**run.details, "counted": metrics is not None})
+    details = {**run.details, "announced": True, "counted": metrics is not None}
+    return store.update_run(run_id, details=details)
 
 
 def _failed(run: RunRecord, result: str, reason: str) -> Notification:
-    restored = "the old credential was put back and stays valid" if result == "rolled_back" else "see the run"
+    restored = "the old credential was put back and stays valid" if result == "rolled_back" else "nothing was put back"
     return Notification(
         reason="RotationFailed",
         severity=Severity.CRITICAL,

@@ -23,6 +23,9 @@ from drd.store import Store
 
 log = structlog.get_logger(__name__)
 
+RETRY_AFTER_FAILURE_SECONDS = 3600.0
+"""A policy past its maxAge whose last rotation failed is tried again this long after that failure, not sooner."""
+
 
 def start_scheduled_rotation(
     assembly: Assembly, config: Config, policy: RotationPolicy, *, trigger: str, lock_cluster: str, clock: Clock
@@ -61,8 +64,19 @@ def check_rotation_ages(
         rotated = last.finished_at if last is not None else None
         age = (clock.now() - rotated).total_seconds() if rotated is not None else None
         metrics.set_secret_age(name, age)
-        if policy.spec.max_age is not None and age is not None and age > policy.spec.max_age.total_seconds():
-            due.append(name)
-            log.info("rotation_due", rotation=name, age_seconds=round(age), max_age_seconds=policy.spec.max_age)
-            rotate(policy)
+        if policy.spec.max_age is None or age is None or age <= policy.spec.max_age.total_seconds():
+            continue
+        latest = store.last_run(KIND, name)
+        failed_lately = (
+            latest is not None
+            and latest.phase is not Phase.COMPLETED
+            and latest.finished_at is not None
+            and (clock.now() - latest.finished_at).total_seconds() < RETRY_AFTER_FAILURE_SECONDS
+        )
+        if failed_lately:  # a cause that persists would otherwise restart consumers every 30 s
+            log.info("rotation_backoff", rotation=name, last_run=latest.id if latest else None)
+            continue
+        due.append(name)
+        log.info("rotation_due", rotation=name, age_seconds=round(age), max_age_seconds=policy.spec.max_age)
+        rotate(policy)
     return Outcome("rotation-age", "rotations", Phase.COMPLETED, started, clock.now(), {"due": due})

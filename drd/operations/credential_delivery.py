@@ -33,6 +33,28 @@ def deliver(kube: KubeClient, namespace: str, name: str, data: Mapping[str, str]
         kube.create(SECRETS, body, namespace=namespace)
 
 
+def snapshot(kube: KubeClient, namespace: str, name: str, keys: list[str]) -> dict[str, str | None]:
+    """What the Secret holds now for ``keys`` (None for a key, or a Secret, that is absent): for a rollback."""
+    try:
+        secret = kube.get(SECRETS, name, namespace=namespace)
+    except KubeNotFound:
+        return dict.fromkeys(keys)
+    data = secret.get("data") or {}
+    return {key: base64.b64decode(data[key]).decode() if key in data else None for key in keys}
+
+
+def restore(kube: KubeClient, namespace: str, name: str, held: Mapping[str, str | None]) -> None:
+    """Put back what :func:`snapshot` saw: keys that held a value get it again, keys that were absent go."""
+    patch = {
+        key: base64.b64encode(value.encode()).decode() if value is not None else None for key, value in held.items()
+    }
+    try:
+        kube.merge_patch(SECRETS, name, {"data": patch}, namespace=namespace)
+    except KubeNotFound:
+        if any(value is not None for value in held.values()):
+            deliver(kube, namespace, name, {k: v for k, v in held.items() if v is not None})
+
+
 def delivered_digest(kube: KubeClient, namespace: str, name: str, keys: list[str]) -> str | None:
     """A digest of the Secret's values for ``keys`` (None when the Secret or a key is missing)."""
     try:

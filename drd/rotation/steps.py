@@ -18,6 +18,7 @@ ids, never values.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -43,6 +44,8 @@ VELERO_DEFAULT_CREDENTIALS = "cloud-credentials"
 """Velero's default credentials Secret, used by locations that name none."""
 RUN_FIELD = "drd.run"
 """In the pending record: the rotation run that created it."""
+PREVIOUS_FIELD = "drd.previous"
+"""In the pending record: what every target Secret held before delivery (JSON), so a rollback can put it back."""
 POLL_SECONDS = 2.0
 
 
@@ -120,7 +123,10 @@ class _Step:
         except VaultNotFound:
             return None
         fields = {k: str(v) for k, v in record.data.items()}
-        credentials.remember({k: v for k, v in fields.items() if k != RUN_FIELD})
+        credentials.remember({k: v for k, v in fields.items() if k not in (RUN_FIELD, PREVIOUS_FIELD)})
+        if PREVIOUS_FIELD in fields:
+            for held in json.loads(fields[PREVIOUS_FIELD]).values():
+                credentials.remember({k: v for k, v in held.items() if v})
         return fields
 
     def mine(self, vault: Any, policy: RotationPolicy, run_id: str) -> dict[str, str]:
@@ -128,7 +134,7 @@ class _Step:
         record = self.pending(vault, policy)
         if record is None or record.get(RUN_FIELD) != run_id:
             raise PermanentError(f"rotation {run_id} of {policy.name} has no pending credential in Vault")
-        return {k: v for k, v in record.items() if k != RUN_FIELD}
+        return {k: v for k, v in record.items() if k not in (RUN_FIELD, PREVIOUS_FIELD)}
 
 
 class Prepare(_Step):
@@ -140,7 +146,8 @@ class Prepare(_Step):
         version, current = self.current(vault, policy)
         leftover = self.pending(vault, policy)
         if leftover is not None and leftover.get(RUN_FIELD) != call.run_id:
-            self._discard(vault, policy, leftover, current)
+            _undo(self, vault, policy, leftover, call)  # its targets back first, then its key goes
+            vault.delete_kv(pending_path(policy), mount=policy.spec.vault.mount)
         old_key = ""
         if isinstance(policy.spec.source, IamAccessKeySource):
             old_key = current.get(CredentialField.ACCESS_KEY_ID.value, "") or self._key_in_use(policy)
@@ -152,15 +159,6 @@ class Prepare(_Step):
                 "oldKeyId": old_key,
             }
         )
-
-    def _discard(
-        self, vault: Any, policy: RotationPolicy, leftover: Mapping[str, str], current: Mapping[str, str]
-    ) -> None:
-        """A pending credential left by an earlier rotation that ended without cleaning up."""
-        key = leftover.get(CredentialField.ACCESS_KEY_ID.value)
-        if isinstance(policy.spec.source, IamAccessKeySource) and key and key != current.get("accessKeyId"):
-            self.iam(policy).delete_access_key(policy.spec.source.user, key)
-        vault.delete_kv(pending_path(policy), mount=policy.spec.vault.mount)
 
     def _key_in_use(self, policy: RotationPolicy) -> str:
         """Before drd's first rotation Vault holds nothing: the user's only active key is the one replaced."""
@@ -196,7 +194,7 @@ class Create(_Step):
         vault = self.vault(call)
         record = self.pending(vault, policy)
         if record is not None and record.get(RUN_FIELD) == call.run_id:
-            made = {k: v for k, v in record.items() if k != RUN_FIELD}
+            made = {k: v for k, v in record.items() if k not in (RUN_FIELD, PREVIOUS_FIELD)}
         else:
             made = self._make(vault, policy)
             try:
@@ -257,14 +255,27 @@ class Deliver(_Step):
 
     def execute(self, call: StepCall) -> ActionResult:
         policy = self.policy(call)
-        made = self.mine(self.vault(call), policy, call.run_id)
-        delivered, missing = _deliver_everywhere(call.env, policy, made)
+        vault = self.vault(call)
+        made = self.mine(vault, policy, call.run_id)
+        record = self.pending(vault, policy) or {}
+        held = json.loads(record.get(PREVIOUS_FIELD, "{}"))
+        fresh = _snapshot_everywhere(call.env, policy, skip=set(held))
+        if fresh or PREVIOUS_FIELD not in record:  # what the targets hold before delivery, for a rollback; a target
+            # unreachable now is snapshotted on a later attempt (it cannot have been delivered to meanwhile)
+            held |= fresh
+            vault.write_kv(
+                pending_path(policy), {**record, PREVIOUS_FIELD: json.dumps(held)}, mount=policy.spec.vault.mount
+            )
+        delivered, missing, refused, skipped = _deliver_everywhere(call.env, policy, made)
+        if refused:
+            raise PermanentError(f"cannot deliver to {'; '.join(refused)}: the rotation rolls back")
         if missing:
             raise TemporaryError(
                 f"not delivered to {'; '.join(missing)}: the rotation retries, and nothing is promoted before "
                 "every required target has the new credential (the old one stays valid meanwhile)"
             )
-        return ActionResult({"delivered": delivered, "deliveredAt": rfc3339(call.env.clock.now())})
+        outputs = {"delivered": delivered, "deliveredAt": rfc3339(call.env.clock.now())}
+        return ActionResult(outputs | ({"skipped": skipped} if skipped else {}))
 
     def plan(self, call: StepCall) -> PlannedStep:
         policy = self.policy(call)
@@ -274,8 +285,12 @@ class Deliver(_Step):
 
 def _deliver_everywhere(
     env: Environment, policy: RotationPolicy, credential: Mapping[str, str]
-) -> tuple[list[str], list[str]]:
-    delivered, missing = [], []
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Deliver to every target: (delivered, required ones to retry, required ones refused, optional ones missed)."""
+    delivered: list[str] = []
+    missing: list[str] = []
+    refused: list[str] = []
+    skipped: list[str] = []
     for delivery in policy.spec.deliver:
         data = credentials.secret_data(credential, delivery.keys)
         for cluster in delivery.clusters:
@@ -283,11 +298,48 @@ def _deliver_everywhere(
             try:
                 credential_delivery.deliver(env.kube(cluster), delivery.namespace, delivery.secret, data)
             except KubeError as exc:
-                if delivery.required:
+                if not delivery.required:
+                    skipped.append(f"{where} ({exc})")
+                elif isinstance(exc, TemporaryError):
                     missing.append(f"{where} ({exc})")
+                else:  # forbidden, no such namespace: waiting cannot help
+                    refused.append(f"{where} ({exc})")
                 continue
             delivered.append(where)
-    return delivered, missing
+    return delivered, missing, refused, skipped
+
+
+def _snapshot_everywhere(
+    env: Environment, policy: RotationPolicy, *, skip: set[str]
+) -> dict[str, dict[str, str | None]]:
+    """What each target Secret not in ``skip`` holds now for the keys a rotation writes (unreachable: left out)."""
+    held: dict[str, dict[str, str | None]] = {}
+    for delivery in policy.spec.deliver:
+        for cluster in delivery.clusters:
+            where = f"{cluster}/{delivery.namespace}/{delivery.secret}"
+            if where in skip:
+                continue
+            with contextlib.suppress(KubeError):
+                seen = credential_delivery.snapshot(
+                    env.kube(cluster), delivery.namespace, delivery.secret, sorted(delivery.keys)
+                )
+                credentials.remember({k: v for k, v in seen.items() if v})
+                held[where] = seen
+    return held
+
+
+def _restore_everywhere(env: Environment, held: Mapping[str, Mapping[str, str | None]]) -> tuple[list[str], list[str]]:
+    """Put every snapshot back: (restored, could not be reached)."""
+    restored, missing = [], []
+    for where, keys in sorted(held.items()):
+        cluster, namespace, name = where.split("/", 2)
+        try:
+            credential_delivery.restore(env.kube(cluster), namespace, name, keys)
+        except KubeError as exc:
+            missing.append(f"{where} ({exc})")
+            continue
+        restored.append(where)
+    return restored, missing
 
 
 class Restart(_Step):
@@ -561,32 +613,44 @@ class Revoke(_Step):
 
 
 class Rollback(_Step):
-    """Before promotion: the old credential back in every Secret (consumers restarted), the new one discarded."""
+    """Before promotion: every target Secret back to what it held before (consumers restarted), the new one
+    discarded. A database static role cannot go back (Vault already changed the password): nothing is restored."""
 
     def execute(self, call: StepCall) -> ActionResult:
         policy = self.policy(call)
         vault = self.vault(call)
         record = self.pending(vault, policy)
-        made = {k: v for k, v in (record or {}).items() if k != RUN_FIELD} if record else {}
-        if record is not None and record.get(RUN_FIELD) != call.run_id:
-            made = {}
-        _, current = self.current(vault, policy)
-        restored: list[str] = []
-        if current and not isinstance(policy.spec.source, DatabaseStaticRoleSource):
-            restored, missing = _deliver_everywhere(call.env, policy, current)
-            if missing:
-                raise TemporaryError(f"could not put the old credential back in {'; '.join(missing)}")
-            _restart(call.env, policy, f"{call.run_id}-rollback", call.timeout_seconds)
-        if made and isinstance(policy.spec.source, IamAccessKeySource):
-            key = made.get(CredentialField.ACCESS_KEY_ID.value, "")
-            if key and key != current.get(CredentialField.ACCESS_KEY_ID.value):
-                self.iam(policy).delete_access_key(policy.spec.source.user, key)
-        if record is not None and record.get(RUN_FIELD) == call.run_id:
+        mine = record is not None and record.get(RUN_FIELD) == call.run_id
+        restored, restorable = _undo(self, vault, policy, record if mine else None, call)
+        if mine:
             vault.delete_kv(pending_path(policy), mount=policy.spec.vault.mount)
-        return ActionResult({"restored": restored})
+        return ActionResult({"restored": restored, "restorable": restorable})
 
     def plan(self, call: StepCall) -> PlannedStep:
         return PlannedStep("not executed", "would restore the old credential everywhere")
+
+
+def _undo(
+    step: _Step, vault: Any, policy: RotationPolicy, record: Mapping[str, str] | None, call: StepCall
+) -> tuple[list[str], bool]:
+    """Restore the targets from the record's snapshot and delete its new IAM key; (restored, restorable)."""
+    env = call.env
+    if isinstance(policy.spec.source, DatabaseStaticRoleSource):
+        return [], False
+    restored: list[str] = []
+    held = json.loads(record[PREVIOUS_FIELD]) if record and PREVIOUS_FIELD in record else {}
+    if held:
+        restored, missing = _restore_everywhere(env, held)
+        if missing:
+            raise TemporaryError(f"could not put the old credential back in {'; '.join(missing)}")
+        _restart(env, policy, f"{call.run_id}-rollback", call.timeout_seconds)
+    made = {k: v for k, v in (record or {}).items() if k not in (RUN_FIELD, PREVIOUS_FIELD)}
+    if made and isinstance(policy.spec.source, IamAccessKeySource):
+        _, current = step.current(vault, policy)
+        key = made.get(CredentialField.ACCESS_KEY_ID.value, "")
+        if key and key != current.get(CredentialField.ACCESS_KEY_ID.value):
+            step.iam(policy).delete_access_key(policy.spec.source.user, key)
+    return restored, True
 
 
 class Cleanup(_Step):

@@ -124,6 +124,8 @@ class StartStage:
 
     stage: ResolvedStage
     soak_until: datetime
+    upgraded: tuple[str, ...] = ()
+    """The stage's clusters that were upgraded (skipped ones stay on their version: no health gate for them)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ def progress(
         if stage_run is None:
             finished = max((c.finished_at for c in clusters if c.finished_at), default=None)
             stage = StageProgress(resolved.stage.name, "gating", clusters)
-            start = StartStage(resolved, finished or datetime.min.replace(tzinfo=UTC))
+            upgraded = tuple(c.cluster for c in clusters if c.phase == "done")
+            start = StartStage(resolved, finished or datetime.min.replace(tzinfo=UTC), upgraded)
             return Progress(plan.name, PlanPhase.RUNNING, (*done_stages, stage, *later), (start,))
         gated = _gated(resolved, clusters, stage_run, steps)
         if gated.phase != "done":

@@ -159,7 +159,7 @@ class UpgradeDriver:
             return record
         stage = decision.stage
         record = self.engine.submit(
-            stage_runbook(self.plan, stage),
+            stage_runbook(self.plan, stage, decision.upgraded),
             {"soakUntil": soak_until(decision.soak_until, stage)},
             trigger=self.trigger,
             requested_by=self.requested_by,

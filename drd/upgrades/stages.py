@@ -18,6 +18,7 @@ run like any runbook: a restart resumes exactly what was decided. Its steps:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 from drd.policy.durations import format_duration
+from drd.policy.models.cluster import Cluster
 from drd.policy.models.upgrade import ApprovalGate, HealthGate, MetricGate, OnInconclusive, ResolvedStage, UpgradePlan
 from drd.runbooks.spec.loader import load_runbook_text
 from drd.runbooks.spec.models import Runbook
@@ -49,8 +51,13 @@ def needs_stage_run(stage: ResolvedStage) -> bool:
     return stage.stage.soak > timedelta(0) or bool(stage.stage.gates)
 
 
-def stage_runbook(plan: UpgradePlan, stage: ResolvedStage) -> Runbook:
-    """The stage's soak and gates as a runbook taking ``soakUntil`` (RFC 3339)."""
+def stage_runbook(plan: UpgradePlan, stage: ResolvedStage, upgraded: Sequence[str] | None = None) -> Runbook:
+    """The stage's soak and gates as a runbook taking ``soakUntil`` (RFC 3339).
+
+    ``upgraded`` names the clusters a health gate checks (default: all of the stage); a skipped cluster
+    stays on its version on purpose and is left out.
+    """
+    checked = [c for c in stage.clusters if upgraded is None or c.name in upgraded]
     steps: list[dict[str, Any]] = []
     if stage.stage.soak > timedelta(0):
         steps.append(
@@ -62,7 +69,9 @@ def stage_runbook(plan: UpgradePlan, stage: ResolvedStage) -> Runbook:
             }
         )
     for index, gate in enumerate(stage.stage.gates):
-        steps += _gate_steps(plan, stage, gate, gate.name or f"{gate.type}-{index + 1}")
+        steps += _gate_steps(plan, stage, gate, gate.name or f"{gate.type}-{index + 1}", checked)
+    if not steps:  # only a health gate, and every cluster of the stage was skipped
+        steps.append({"id": "nothing-to-check", "type": "assert", "with": {"that": True, "message": "unreachable"}})
     document = {
         "apiVersion": "drd.dev/v1",
         "kind": "Runbook",
@@ -84,7 +93,9 @@ def soak_until(finished: datetime, stage: ResolvedStage) -> str:
     return (finished + stage.stage.soak).isoformat()
 
 
-def _gate_steps(plan: UpgradePlan, stage: ResolvedStage, gate: Any, name: str) -> list[dict[str, Any]]:
+def _gate_steps(
+    plan: UpgradePlan, stage: ResolvedStage, gate: Any, name: str, checked: Sequence[Cluster]
+) -> list[dict[str, Any]]:
     if isinstance(gate, HealthGate):
         return [
             {
@@ -94,7 +105,7 @@ def _gate_steps(plan: UpgradePlan, stage: ResolvedStage, gate: Any, name: str) -
                 "timeout": format_duration(gate.timeout),
                 "with": {"plan": plan.name, "cluster": cluster.name, "nodes": True},
             }
-            for cluster in stage.clusters
+            for cluster in checked
         ]
     if isinstance(gate, MetricGate):
         measured = {

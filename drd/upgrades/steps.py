@@ -20,7 +20,7 @@ from typing import Any
 
 from drd.clients.errors import KubeAlreadyExists, KubeError
 from drd.clients.kube import KubeClient
-from drd.clients.kube_resources import NAMESPACES, NODES
+from drd.clients.kube_resources import NAMESPACES, NODES, VELERO_BACKUPS
 from drd.errors import DrdError, PermanentError, TemporaryError
 from drd.operations import backup_manifests, velero, workloads
 from drd.policy.models.cluster import Cluster
@@ -55,9 +55,15 @@ def upgrade_plan(env: Environment, name: str, cluster: str) -> UpgradePlan:
 
 
 def on_target(version: str, target: str) -> bool:
-    """Whether ``version`` is the target's minor at the target's patch or later (a provider suffix aside)."""
+    """Whether ``version`` is the target's minor at the target's patch or later (a provider suffix aside).
+
+    A version without a patch (EKS reports its control plane as ``1.32``; the provider picks the patch) is
+    on target when its minor is.
+    """
     have, want = versions.parse(version), versions.parse(target)
-    return have.minors_above(want) == 0 and have.patch >= want.patch
+    if have.minors_above(want) != 0:
+        return False
+    return have.patch >= want.patch or version.strip().lstrip("v").split("-")[0].count(".") < 2
 
 
 class _UpgradeStep:
@@ -120,6 +126,7 @@ class FreshBackups(_UpgradeStep):
         namespace = call.env.velero_namespace(i.cluster)
         wanted = self._manifests(call)
         for manifest in wanted.values():
+            manifest["metadata"]["name"] = _usable_name(kube, manifest["metadata"]["name"], namespace)
             with contextlib.suppress(KubeAlreadyExists):  # made by an earlier attempt of this step: adopt it
                 velero.create_backup(kube, manifest, namespace=namespace)
         taken: dict[str, str] = {}
@@ -156,6 +163,23 @@ class FreshBackups(_UpgradeStep):
             backup = f"{call.key[:40]}-{name}"[:63].rstrip("-.")
             found[name] = backup_manifests.backup_for(policy, cluster, name=backup, trigger=PRE_UPGRADE_TRIGGER)
         return found
+
+
+FAILED_BACKUP_PHASES = frozenset({"Failed", "PartiallyFailed", "FailedValidation"})
+MAX_BACKUP_ATTEMPTS = 20
+
+
+def _usable_name(kube: KubeClient, base: str, namespace: str) -> str:
+    """``<base>-<n>``: the first attempt's Backup that did not fail (adopted after a crash), or the next name.
+
+    A resumed step must not adopt a Backup that failed, or it would fail the same way for ever.
+    """
+    for attempt in range(1, MAX_BACKUP_ATTEMPTS + 1):
+        name = f"{base[:58]}-{attempt}"
+        found = kube.find(VELERO_BACKUPS, name, namespace=namespace)
+        if found is None or (found.get("status") or {}).get("phase") not in FAILED_BACKUP_PHASES:
+            return name
+    raise PermanentError(f"{MAX_BACKUP_ATTEMPTS} pre-upgrade backups named {base}-N failed: see velero's logs")
 
 
 class ControlPlane(_UpgradeStep):

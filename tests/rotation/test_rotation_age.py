@@ -2,7 +2,8 @@
 
 Aspects covered: the age is the time since the last successful rotation; a policy older than its maxAge gets a
 rotation started and one within it does not; a policy never rotated has no age series and starts nothing (its
-real age is unknown to drd); a failed rotation does not count as one.
+real age is unknown to drd); a failed rotation does not count as one, and one that failed lately is not retried
+for an hour.
 """
 
 from __future__ import annotations
@@ -97,7 +98,15 @@ def test_a_policy_never_rotated_has_no_age_and_starts_nothing(config: Config, st
 def test_a_failed_rotation_does_not_reset_the_age(config: Config, store: Store, clock: ManualClock) -> None:
     """The age runs from the last *successful* rotation, whatever failed since."""
     rotated(store, "old", hours_ago=3)
-    rotated(store, "old", hours_ago=0.5, phase=Phase.FAILED)
+    rotated(store, "old", hours_ago=1.5, phase=Phase.FAILED)
     started, registry = check(config, store, clock)
     assert started == ["old"]
     assert value(registry, "drd_secret_age_seconds", rotation="old") == 3 * 3600
+
+
+def test_a_rotation_that_failed_lately_is_not_started_again(config: Config, store: Store, clock: ManualClock) -> None:
+    """Past maxAge but its last rotation failed 10 minutes ago: no new one for an hour after that failure."""
+    rotated(store, "old", hours_ago=3)
+    rotated(store, "old", hours_ago=1 / 6, phase=Phase.FAILED)
+    started, _ = check(config, store, clock)
+    assert started == []

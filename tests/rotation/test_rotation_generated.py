@@ -11,7 +11,6 @@ an operator (nothing revoked); drd killed mid-rotation resumes and finishes with
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -43,6 +42,22 @@ from tests.support.hooks import at_step
 
 __all__ = ["make_engine", "settings", "store", "vault", "vaulted"]
 PATH = "drd/shop/shop-api-token"
+
+
+def for_one_attempt(step: str, start: Callable[[], None], stop: Callable[[], None]) -> Callable[[str, str], None]:
+    """A crash hook: ``start`` a fault as ``step``'s first attempt starts, ``stop`` it as the second starts."""
+    seen: list[str] = []
+
+    def hook(point: str, step_id: str) -> None:
+        if (point, step_id) != ("after-start", step):
+            return
+        seen.append(step_id)
+        if len(seen) == 1:
+            start()
+        elif len(seen) == 2:
+            stop()
+
+    return hook
 
 
 def rotate(engine: Engine, settings: Settings, name: str = "shop-api-token") -> tuple[str, Phase]:
@@ -120,11 +135,9 @@ def test_a_vault_sealed_at_promotion_is_waited_out(
     """Vault sealed as promotion starts: the attempt fails, the rotation retries once unsealed and completes."""
     a_policy(settings)
 
-    def seal_for_a_moment() -> None:
-        vaulted.seal_vault()
-        threading.Timer(3.0, vaulted.unseal_vault).start()
-
-    run_id, phase = rotate(make_engine(crash=at_step("after-start", "promote", seal_for_a_moment)), settings)
+    run_id, phase = rotate(
+        make_engine(crash=for_one_attempt("promote", vaulted.seal_vault, vaulted.unseal_vault)), settings
+    )
     assert phase is Phase.COMPLETED
     attempts = [s for s in store.steps(run_id) if s.name == "promote"]
     assert attempts[0].phase is Phase.FAILED
@@ -141,9 +154,8 @@ def test_a_target_cluster_down_is_delivered_later_and_promotion_waits(
 
     def outage() -> None:
         emulator.set_faults(error_rate=1.0, status=503)
-        threading.Timer(3.0, emulator.clear_faults).start()
 
-    run_id, phase = rotate(make_engine(crash=at_step("after-start", "deliver", outage)), settings)
+    run_id, phase = rotate(make_engine(crash=for_one_attempt("deliver", outage, emulator.clear_faults)), settings)
     assert phase is Phase.COMPLETED
     steps = store.steps(run_id)
     deliveries = [s for s in steps if s.name == "deliver"]

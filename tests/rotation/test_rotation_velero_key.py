@@ -14,6 +14,7 @@ from collections.abc import Callable
 from drd.clients.iam import IamClient
 from drd.clients.kube_resources import VELERO_STORAGE_LOCATIONS
 from drd.clients.vault import VaultClient
+from drd.daemon.rotation_recorder import rotation_result
 from drd.outcomes import Phase
 from drd.policy.loader import load_config
 from drd.policy.models.rotation import IamAccessKeySource, RotationPolicy
@@ -40,6 +41,12 @@ def iam_for(sandbox: Sandbox) -> Callable[[IamAccessKeySource], IamClient]:
         )
 
     return build
+
+
+def profiles(sandbox: Sandbox) -> dict[str, str]:
+    """Each cluster's Velero credentials profile."""
+    clusters = ("primary-east", "dr-west")
+    return {c: secret_value(sandbox, c, "cloud-credentials", "cloud", namespace="velero") for c in clusters}
 
 
 def velero_policy(settings: Settings) -> None:
@@ -140,3 +147,45 @@ def test_a_key_left_by_an_attempt_that_died_is_deleted_never_the_key_in_use(
     new = vault.read_kv("drd/velero/cloud-credentials").data["accessKeyId"]
     assert seen_after_deactivation == [{in_use: "Inactive", new: "Active"}]
     assert orphan[0] not in seen_after_deactivation[0]
+
+
+def test_a_first_rotation_that_fails_puts_velero_back_on_the_key_it_used(
+    vaulted: Sandbox, settings: Settings, vault: VaultClient, store: Store, make_engine: Callable[..., Engine]
+) -> None:
+    """Vault held no key yet and verification fails: every Secret holds the original key again, which stays
+    Active; the new key is deleted; the rotation counts as rolled back."""
+    velero_policy(settings)
+    a_policy(
+        settings,
+        name="velero-cloud-credentials",
+        source={"type": "iamAccessKey", "user": "velero"},
+        vault={"path": "drd/velero/cloud-credentials"},
+        deliver=[
+            {
+                "clusters": ["primary-east", "dr-west"],
+                "namespace": "velero",
+                "secret": "cloud-credentials",
+                "keys": {"cloud": "awsCredentials"},
+            }
+        ],
+        consumers=[],
+        verify=[{"type": "http", "service": "no-such-service", "port": 80, "timeout": "2s"}],
+        verifyTimeout="30s",
+    )
+    iam = iam_for(vaulted)(IamAccessKeySource(type="iamAccessKey", user="velero"))
+    (in_use,) = [k.id for k in iam.list_access_keys("velero")]
+    before = {
+        c: secret_value(vaulted, c, "cloud-credentials", "cloud", namespace="velero")
+        for c in ("primary-east", "dr-west")
+    }
+    engine = make_engine(iam=iam_for(vaulted))
+    config = load_config([settings.config.directory])
+    record = start_rotation(engine, config, config.of_kind(RotationPolicy)["velero-cloud-credentials"], trigger="t")
+    assert engine.execute(record.id).phase is Phase.FAILED
+    after = {
+        c: secret_value(vaulted, c, "cloud-credentials", "cloud", namespace="velero")
+        for c in ("primary-east", "dr-west")
+    }
+    assert after == before
+    assert [(k.id, k.status) for k in iam.list_access_keys("velero")] == [(in_use, "Active")]
+    assert rotation_result(store.get_run(record.id), store.steps(record.id)) == "rolled_back"
