@@ -178,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
 
     def _send(self, response: Response) -> None:
-        self.server.api.metrics.observe(self.command, self.path, response.code)
+        self._count(response.code)
         if isinstance(response.body, str):
             payload, content_type = response.body.encode(), "text/plain; charset=utf-8"
         else:
@@ -191,6 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def _count(self, code: int) -> None:
+        """Count the request for ``/metrics``; counting never costs a client its response."""
+        try:
+            self.server.api.metrics.observe(self.command, self.path, code)
+        except Exception:
+            log.debug("request not counted: %s %s", self.command, self.path, exc_info=True)
 
     def _send_error(self, error: errors.KubeApiError) -> None:
         self._send(Response(error.code, error.status(), dict(error.headers)))
@@ -213,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             session.run(self.connection, self.rfile)
 
     def _stream(self, response: WatchResponse) -> None:
-        self.server.api.metrics.observe(self.command, self.path, 200)
+        self._count(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")
