@@ -79,11 +79,20 @@ TARGET_SCRAPE_MS = 100.0
 
 def serve(first: int, count: int) -> None:
     """Child process: ``count`` emulated clusters with Velero's CRDs and an Available BSL, until stdin closes."""
+    emulators = start_emulators(first, count)
+    print(json.dumps({name: emulator.url for name, emulator in emulators.items()}), flush=True)
+    sys.stdin.read()  # until the parent closes our stdin (or dies)
+    for emulator in emulators.values():
+        emulator.stop()
+
+
+def start_emulators(first: int, count: int) -> dict[str, Any]:
+    """Clusters ``first`` … ``first + count - 1``: emulators with Velero's CRDs and an Available BSL, by name."""
     from drd import logs
     from drd.sandbox.kube.emulator import KubeEmulator
 
     logs.configure(level="WARNING")
-    emulators = {}
+    emulators: dict[str, Any] = {}
     for index in range(first, first + count):
         emulator = KubeEmulator(velero=True, namespaces=("default", "kube-system", "velero", "drd")).start()
         emulator.store.create(
@@ -98,10 +107,7 @@ def serve(first: int, count: int) -> None:
             namespace="velero",
         )
         emulators[cluster_name(index)] = emulator
-    print(json.dumps({name: emulator.url for name, emulator in emulators.items()}), flush=True)
-    sys.stdin.read()  # until the parent closes our stdin (or dies)
-    for emulator in emulators.values():
-        emulator.stop()
+    return emulators
 
 
 def cluster_name(index: int) -> str:

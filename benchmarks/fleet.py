@@ -84,25 +84,7 @@ def serve(first: int, count: int, policies: int, period: float, offset: float) -
     Prints the API URLs (one JSON line) at once, and when stdin closes the wall-clock time (``time.time()``)
     of each Completed write, by backup name (one JSON line).
     """
-    from drd import logs
-    from drd.sandbox.kube.emulator import KubeEmulator
-
-    logs.configure(level="WARNING")
-    emulators: dict[str, KubeEmulator] = {}
-    for index in range(first, first + count):
-        emulator = KubeEmulator(velero=True, namespaces=("default", "kube-system", "velero", "drd")).start()
-        emulator.store.create(
-            "backupstoragelocations.velero.io",
-            {
-                "apiVersion": "velero.io/v1",
-                "kind": "BackupStorageLocation",
-                "metadata": {"name": "default", "namespace": "velero"},
-                "spec": {"provider": "aws", "objectStorage": {"bucket": f"backups-{index}"}, "default": True},
-                "status": {"phase": "Available"},
-            },
-            namespace="velero",
-        )
-        emulators[scale.cluster_name(index)] = emulator
+    emulators = scale.start_emulators(first, count)
     print(json.dumps({name: emulator.url for name, emulator in emulators.items()}), flush=True)
     stop = threading.Event()
     completed: dict[str, float] = {}
