@@ -111,15 +111,15 @@ class UpgradeDriver:
         for stage in self.status().stages:  # a gate decided since (an approval) goes on; undecided, it returns
             if stage.phase == "waiting" and stage.run:
                 executed.add(stage.run)
-                self._collect_now(stage.run)
+                self._execute(stage.run)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upgrade") as pool:
-            running: dict[str, Future[object]] = {}
+            running: dict[str, Future[None]] = {}
             while True:
                 now = self.advance()
                 for run_id in now.active:
                     if run_id not in running and run_id not in executed:
                         executed.add(run_id)
-                        running[run_id] = pool.submit(self.engine.execute, run_id)
+                        running[run_id] = pool.submit(self._execute, run_id)
                 if on_progress is not None:
                     on_progress(now)
                 if not running:
@@ -128,20 +128,13 @@ class UpgradeDriver:
                 for run_id, future in list(running.items()):
                     if future in finished:
                         del running[run_id]
-                        self._collect(run_id, future)
+                        future.result()  # anything but a DrdError (a crash) propagates
 
-    def _collect_now(self, run_id: str) -> None:
-        future: Future[object] = Future()
+    def _execute(self, run_id: str) -> None:
+        """Execute one run; its error is recorded on the run by the engine, kept here and logged."""
         try:
-            future.set_result(self.engine.execute(run_id))
+            self.engine.execute(run_id)
         except DrdError as exc:
-            future.set_exception(exc)
-        self._collect(run_id, future)
-
-    def _collect(self, run_id: str, future: Future[object]) -> None:
-        try:
-            future.result()
-        except DrdError as exc:  # recorded on the run by the engine; the progress shows it
             self.errors.append(f"run {run_id}: {exc}")
             log.warning("upgrade_run_error", plan=self.plan.name, run=run_id, error=str(exc))
 
